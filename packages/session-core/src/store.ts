@@ -1,0 +1,159 @@
+/**
+ * The storage seam. A store persists sessions and makes each operation atomic; it decides nothing
+ * about policy beyond the two comparisons in `policy.ts`, which it must mirror exactly so that it can
+ * check and touch in one round trip. Every store passes the contract suite in `../testing`.
+ *
+ * Time never comes from the store: every call carries `now` (ms since epoch) from the manager's clock.
+ */
+
+/** JSON-serialisable data a session carries (role, permissions, authAt, ...). */
+export type SessionData = Record<string, unknown>;
+
+/** Why a session ended on purpose or by a deadline. Kept as a short-lived tombstone where the store can. */
+export type EndReason =
+  | 'revoked'
+  | 'evicted'
+  | 'password_changed'
+  | 'logged_out'
+  | 'idle_timeout'
+  | 'absolute_timeout';
+
+/** What a store can say about a token that is not (or no longer) a live session. */
+export type StoreMiss = 'unknown' | 'rotated' | EndReason;
+
+/** The deadlines and tombstone lifetime, resolved to milliseconds by the manager. */
+export interface StorePolicy {
+  idleMs: number;
+  absoluteMs: number;
+  /** How long an ended session stays readable as a tombstone (so a client can learn why). */
+  tombstoneMs: number;
+}
+
+export interface StoredSession {
+  /** Public id: safe to show and to pass to `revoke`. Never the token. */
+  id: string;
+  userId: string;
+  data: SessionData;
+  /** Login time; never changes, not even on rotation. */
+  createdAt: number;
+  lastActivityAt: number;
+  userAgent: string | null;
+  ip: string | null;
+  /** Set by `updateUser(..., rotate: true)`: the next validation must rotate the token. */
+  rotatePending: boolean;
+}
+
+export interface NewSession {
+  id: string;
+  /** SHA-256 of the full token (32 bytes). The raw token never reaches a store. */
+  tokenHash: Uint8Array;
+  userId: string;
+  data: SessionData;
+  createdAt: number;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+export interface SessionLimit {
+  max: number;
+  /** `evict-oldest` ends the live session with the oldest lastActivityAt; `reject` refuses. */
+  onLimit: 'evict-oldest' | 'reject';
+}
+
+export type CreateOutcome = { ok: true; evicted: StoredSession[] } | { ok: false; active: StoredSession[] };
+
+export type ValidateOutcome =
+  | { ok: true; session: StoredSession }
+  /**
+   * `ended: true` when this very call found the session past a deadline and ended it; then `session`
+   * (the record as it was) must be set too, so the manager can emit an `expired` event with its user.
+   */
+  | { ok: false; reason: StoreMiss; ended?: boolean; session?: StoredSession };
+
+export interface SessionStore {
+  /** Shown in error messages, e.g. `'redis'`. */
+  readonly name?: string;
+
+  /**
+   * Inserts the session, atomically with the per-user limit: prunes dead entries of the user's index,
+   * then evicts the least recently active live sessions or refuses, so that parallel creates for one
+   * user can never leave more than `limit.max` live sessions.
+   */
+  create(session: NewSession, limit: SessionLimit, now: number, policy: StorePolicy): Promise<CreateOutcome>;
+
+  /**
+   * One round trip: looks the session up, checks the token hash and both deadlines, and on success
+   * sets lastActivityAt = now (returned session carries the new value). On a deadline miss it ends the
+   * session (tombstone) and reports `ended: true` the first time. Must never revive an ended session.
+   */
+  validate(id: string, tokenHash: Uint8Array, now: number, policy: StorePolicy): Promise<ValidateOutcome>;
+
+  /**
+   * Atomically replaces the token hash of a live session (old token dead at once, later reported as
+   * `rotated`), touches it, merges `dataPatch` into data and clears `rotatePending`. Keeps id,
+   * createdAt, metadata and the limit slot. Returns null when `oldHash` is not the live token.
+   */
+  rotate(
+    id: string,
+    oldHash: Uint8Array,
+    newHash: Uint8Array,
+    dataPatch: SessionData | null,
+    now: number,
+    policy: StorePolicy,
+  ): Promise<StoredSession | null>;
+
+  /** Shallow-merges `patch` into the data of the live session this token opens. Null when not live. */
+  patch(
+    id: string,
+    tokenHash: Uint8Array,
+    patch: SessionData,
+    now: number,
+    policy: StorePolicy,
+  ): Promise<StoredSession | null>;
+
+  /** Ends the live session this token opens (logout). Returns it, or null when it was not live. */
+  end(
+    id: string,
+    tokenHash: Uint8Array,
+    reason: EndReason,
+    now: number,
+    policy: StorePolicy,
+  ): Promise<StoredSession | null>;
+
+  /** Ends the session with this public id if it is live and belongs to `userId`. */
+  revoke(
+    userId: string,
+    id: string,
+    reason: EndReason,
+    now: number,
+    policy: StorePolicy,
+  ): Promise<StoredSession | null>;
+
+  /** Ends every live session of the user except `exceptId`. Returns the ended sessions. */
+  revokeAll(
+    userId: string,
+    exceptId: string | null,
+    reason: EndReason,
+    now: number,
+    policy: StorePolicy,
+  ): Promise<StoredSession[]>;
+
+  /** Live sessions of the user (oldest first by createdAt); prunes dead index entries on the way. */
+  list(userId: string, now: number, policy: StorePolicy): Promise<StoredSession[]>;
+
+  /**
+   * Shallow-merges `patch` into every live session of the user; with `rotate`, marks each one so that
+   * its next validation rotates the token. The patch is visible to the very next validate/list.
+   * Returns how many sessions were updated.
+   */
+  updateUser(
+    userId: string,
+    patch: SessionData,
+    rotate: boolean,
+    now: number,
+    policy: StorePolicy,
+  ): Promise<number>;
+
+  /** Deletes expired sessions and old tombstones where the store can't expire them itself (SQL). */
+  sweep?(now: number, policy: StorePolicy): Promise<number>;
+}

@@ -1,0 +1,1 @@
+export { type ContractOptions, runSessionStoreContract, type TestApi } from './contract.js';

@@ -1,0 +1,254 @@
+import { describe, expect, it } from 'vitest';
+import { serializeCookie } from '../src/cookie.js';
+import { SessionConfigError, SessionError, SessionLimitError, SessionStoreError } from '../src/errors.js';
+import type { SessionEvent } from '../src/events.js';
+import { createSessionManager } from '../src/manager.js';
+import type { SessionManagerOptions } from '../src/options.js';
+import type { SessionStore } from '../src/store.js';
+import { memoryStore } from '../src/stores/memory.js';
+
+const M = 60_000;
+
+function setup(options: Partial<SessionManagerOptions> = {}) {
+  let now = 1_700_000_000_000;
+  const events: SessionEvent[] = [];
+  const sessions = createSessionManager<{ role: string; authAt?: number }>({
+    store: memoryStore(),
+    clock: () => now,
+    onEvent: (e) => events.push(e),
+    ...options,
+  });
+  return { sessions, events, advance: (ms: number) => (now += ms), now: () => now };
+}
+
+const login = { userId: 'u1', data: { role: 'user' }, userAgent: 'UA', ip: '198.51.100.1' };
+
+describe('createSessionManager options', () => {
+  it('applies the documented defaults', () => {
+    const { sessions } = setup();
+    expect(sessions.policy).toEqual({ idleMs: 30 * M, absoluteMs: 24 * 60 * M, tombstoneMs: 60 * M });
+    expect(sessions.cookieName).toBe('__Host-tessera');
+  });
+
+  it.each<[string, Partial<SessionManagerOptions>, RegExp]>([
+    ['idle > absolute', { idleTimeout: '2h', absoluteTimeout: '1h' }, /can't exceed absoluteTimeout/],
+    ['limit < 1', { maxSessionsPerUser: 0 }, /maxSessionsPerUser/],
+    ['fractional limit', { maxSessionsPerUser: 1.5 }, /maxSessionsPerUser/],
+    ['unknown policy', { onLimit: 'drop' as never }, /onLimit/],
+    ['bad duration', { idleTimeout: '30 minutes' }, /idleTimeout/],
+    ['tiny idle', { idleTimeout: 10 }, /at least 1s/],
+    ['bad clock', { clock: 5 as never }, /clock/],
+    ['insecure __Host-', { cookie: { name: '__Host-x', secure: false } }, /__Host-/],
+    ['not a store', { store: {} as SessionStore }, /not a SessionStore/],
+  ])('rejects %s at construction', (_name, options, message) => {
+    expect(() => setup(options)).toThrow(SessionConfigError);
+    expect(() => setup(options)).toThrow(message);
+  });
+});
+
+describe('session lifecycle', () => {
+  it('create -> validate -> destroy, with cookies as data and events with public ids only', async () => {
+    const { sessions, events, advance } = setup();
+    const { token, session, cookie } = await sessions.create(login);
+    expect(serializeCookie(cookie)).toBe(`__Host-tessera=${token}; Path=/; HttpOnly; Secure; SameSite=Lax`);
+    expect(session).toMatchObject({
+      userId: 'u1',
+      data: { role: 'user' },
+      userAgent: 'UA',
+      ip: '198.51.100.1',
+    });
+    expect(session.idleExpiresAt - session.createdAt).toBe(30 * M);
+    expect(session.absoluteExpiresAt - session.createdAt).toBe(24 * 60 * M);
+    advance(10 * M);
+    const valid = await sessions.validate(token);
+    expect(valid.session?.id).toBe(session.id);
+    expect(valid.session?.idleExpiresAt).toBe(session.createdAt + 40 * M);
+    expect(valid.cookie).toBeUndefined();
+    const out = await sessions.destroy(token);
+    expect(out.ended).toBe(true);
+    expect(serializeCookie(out.cookie)).toContain('Max-Age=0');
+    const after = await sessions.validate(token);
+    expect(after).toMatchObject({ session: null, reason: 'logged_out' });
+    expect(events.map((e) => e.type)).toEqual(['created', 'destroyed']);
+    expect(JSON.stringify(events)).not.toContain(token.split('.')[1]);
+  });
+
+  it('names every way there can be no session', async () => {
+    const { sessions, advance } = setup();
+    expect(await sessions.validate(undefined)).toEqual({ session: null, reason: 'missing' });
+    expect(await sessions.validate('')).toEqual({ session: null, reason: 'missing' });
+    const malformed = await sessions.validate('not-a-token');
+    expect(malformed).toMatchObject({ session: null, reason: 'malformed' });
+    expect(malformed.cookie?.attributes.maxAge).toBe(0);
+    const { token } = await sessions.create(login);
+    expect((await sessions.validate(`${token.slice(0, 27)}${'A'.repeat(43)}`)).session).toBeNull();
+    advance(30 * M);
+    expect(await sessions.validate(token)).toMatchObject({ session: null, reason: 'idle_timeout' });
+  });
+
+  it('emits expired once when a deadline is found on access', async () => {
+    const { sessions, events, advance } = setup({ idleTimeout: '5m', absoluteTimeout: '10m' });
+    const { token } = await sessions.create(login);
+    for (let i = 0; i < 3; i++) {
+      advance(4 * M);
+      await sessions.validate(token);
+    }
+    expect((await sessions.validate(token)).session).toBeNull();
+    expect(events.filter((e) => e.type === 'expired')).toEqual([
+      expect.objectContaining({ reason: 'absolute_timeout', userId: 'u1' }),
+    ]);
+  });
+
+  it('rotate keeps the session and kills the old token without clearing the cookie for it', async () => {
+    const { sessions } = setup();
+    const first = await sessions.create(login);
+    const second = await sessions.rotate(first.token, { authAt: 5 });
+    expect(second?.session.id).toBe(first.session.id);
+    expect(second?.session.createdAt).toBe(first.session.createdAt);
+    expect(second?.session.data).toEqual({ role: 'user', authAt: 5 });
+    expect(second?.token).not.toBe(first.token);
+    expect(await sessions.validate(first.token)).toEqual({ session: null, reason: 'rotated' });
+    expect((await sessions.validate(second!.token)).session?.id).toBe(first.session.id);
+    expect(await sessions.rotate(first.token)).toBeNull();
+    expect(await sessions.rotate('garbage')).toBeNull();
+  });
+
+  it('patch marks a session without rotating it', async () => {
+    const { sessions } = setup();
+    const { token } = await sessions.create(login);
+    expect((await sessions.patch(token, { authAt: 42 }))?.data).toEqual({ role: 'user', authAt: 42 });
+    expect((await sessions.validate(token)).session?.data.authAt).toBe(42);
+  });
+
+  it('a role change applies on the very next request and rotates the token then', async () => {
+    const { sessions, events } = setup();
+    const a = await sessions.create({ ...login, data: { role: 'admin' } });
+    const b = await sessions.create({ ...login, data: { role: 'admin' } });
+    expect(await sessions.updateUserSessions('u1', { role: 'user' })).toBe(2);
+    const next = await sessions.validate(a.token);
+    expect(next.session?.data.role).toBe('user');
+    expect(next.cookie?.value).toBeTruthy();
+    expect(next.cookie?.value).not.toBe(a.token);
+    expect(await sessions.validate(a.token)).toEqual({ session: null, reason: 'rotated' });
+    const again = await sessions.validate(next.cookie!.value);
+    expect(again.session?.data.role).toBe('user');
+    expect(again.cookie).toBeUndefined();
+    expect((await sessions.list('u1')).map((s) => s.data.role)).toEqual(['user', 'user']);
+    expect(b.session.id).not.toBe(a.session.id);
+    expect(events.filter((e) => e.type === 'rotated')).toHaveLength(1);
+  });
+});
+
+describe('per-user limit', () => {
+  it('evict-oldest ends the least recently active session and says so', async () => {
+    const { sessions, events, advance } = setup({ maxSessionsPerUser: 2 });
+    const a = await sessions.create(login);
+    advance(1000);
+    const b = await sessions.create(login);
+    advance(1000);
+    await sessions.validate(a.token);
+    advance(1000);
+    await sessions.create(login);
+    expect(await sessions.validate(b.token)).toMatchObject({ session: null, reason: 'evicted' });
+    expect(events.filter((e) => e.type === 'evicted').map((e) => e.sessionId)).toEqual([b.session.id]);
+  });
+
+  it('reject throws a typed error listing the active sessions without tokens', async () => {
+    const { sessions } = setup({ maxSessionsPerUser: 2, onLimit: 'reject' });
+    const a = await sessions.create(login);
+    const b = await sessions.create(login);
+    const error = await sessions.create(login).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionLimitError);
+    const limitError = error as SessionLimitError;
+    expect(limitError.code).toBe('SESSION_LIMIT');
+    expect(limitError.sessions.map((s) => s.id).sort()).toEqual([a.session.id, b.session.id].sort());
+    expect(Object.keys(limitError.sessions[0]!).sort()).toEqual([
+      'createdAt',
+      'id',
+      'ip',
+      'lastActivityAt',
+      'userAgent',
+    ]);
+    expect(JSON.stringify(limitError.sessions)).not.toContain(a.token);
+  });
+});
+
+describe('list and revoke', () => {
+  it('revokes by public id for the owner only; revokeAllExcept keeps one', async () => {
+    const { sessions, events } = setup();
+    const a = await sessions.create(login);
+    const b = await sessions.create(login);
+    const c = await sessions.create(login);
+    expect(await sessions.revoke('someone-else', a.session.id)).toBe(false);
+    expect(await sessions.revoke('u1', 'not an id')).toBe(false);
+    expect(await sessions.revoke('u1', a.session.id)).toBe(true);
+    expect(await sessions.validate(a.token)).toMatchObject({ reason: 'revoked' });
+    expect(await sessions.revokeAllExcept('u1', c.session.id, 'password_changed')).toBe(1);
+    expect(await sessions.validate(b.token)).toMatchObject({ reason: 'password_changed' });
+    expect((await sessions.list('u1')).map((s) => s.id)).toEqual([c.session.id]);
+    expect(await sessions.revokeAll('u1')).toBe(1);
+    expect(await sessions.list('u1')).toEqual([]);
+    expect(events.filter((e) => e.type === 'revoked').map((e) => e.reason)).toEqual([
+      'revoked',
+      'password_changed',
+      'revoked',
+    ]);
+  });
+
+  it('rejects misuse with typed errors', async () => {
+    const { sessions } = setup();
+    await expect(sessions.create({ userId: '' })).rejects.toThrow(SessionError);
+    await expect(sessions.create({ userId: 'u', data: [] as never })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(sessions.list('')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('caps hostile metadata', async () => {
+    const { sessions } = setup();
+    const { session } = await sessions.create({
+      ...login,
+      userAgent: 'x'.repeat(10_000),
+      ip: '1'.repeat(500),
+    });
+    expect(session.userAgent).toHaveLength(512);
+    expect(session.ip).toHaveLength(64);
+  });
+});
+
+describe('store failures fail closed', () => {
+  it('surface as SessionStoreError from every operation, never as "no session"', async () => {
+    const broken = new Proxy(memoryStore(), {
+      get: (target, key) =>
+        typeof key === 'string' && key in target && key !== 'name'
+          ? async () => {
+              throw new Error('ECONNREFUSED');
+            }
+          : Reflect.get(target, key),
+    });
+    const { sessions } = setup({ store: broken });
+    const token = `${'A'.repeat(26)}.${'B'.repeat(43)}`;
+    for (const run of [
+      () => sessions.validate(token),
+      () => sessions.create(login),
+      () => sessions.destroy(token),
+      () => sessions.list('u1'),
+      () => sessions.revokeAll('u1'),
+    ]) {
+      const error = await run().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SessionStoreError);
+      expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      expect((error as Error).message).toMatch(/memory store: \w+ failed: ECONNREFUSED/);
+    }
+  });
+
+  it('a throwing event listener does not undo the operation', async () => {
+    const { sessions } = setup({
+      onEvent: () => {
+        throw new Error('listener bug');
+      },
+    });
+    const { token } = await sessions.create(login);
+    expect((await sessions.validate(token)).session).not.toBeNull();
+  });
+});
