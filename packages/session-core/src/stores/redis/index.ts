@@ -1,0 +1,431 @@
+/**
+ * Redis store: every operation is ONE script call (EVALSHA, EVAL only when the server lacks the script),
+ * so each one is a single round trip and atomic. It takes a live ioredis client (`Redis` or `Cluster`)
+ * and never connects, closes or otherwise changes it.
+ *
+ * Key layout (default prefix `tessera:`):
+ *
+ *   <prefix>s:{<tag>}<rest of id>   hash, one per session. <tag> is the first 4 characters of the
+ *                                   session id = userTag(userId); <rest> the other 22.
+ *   <prefix>u:{<tag>}<userId>       sorted set, the user's index: member = session id, score = createdAt.
+ *
+ * The braces are a Redis Cluster hash tag: every key of one user is in one slot, so scripts can touch
+ * a session and its user's index together, and derive one key from the other inside Lua.
+ *
+ * Session hash fields (single letters to save memory):
+ *   h  SHA-256 of the token, 32 raw bytes          p  previous token hash after a rotation ('rotated')
+ *   u  userId                                      c  createdAt (ms)        a  lastActivityAt (ms)
+ *   d  data, JSON                                  g  user agent (absent = null)
+ *   i  ip (absent = null)                          r  '1' when rotatePending
+ *   q  pending data patches from updateUser: comma-joined JSON objects, applied after d in order
+ *      (validate, rotate and patch fold them into d).
+ * Values longer than 64 bytes continue in pieces named <letter>1, <letter>2, ... (64 bytes each; e.g. a
+ * 110-byte user agent is g + g1). Redis keeps a hash in its compact listpack encoding only while
+ * every value fits hash-max-listpack-value (default 64 bytes): without the pieces a typical session
+ * (UA ~110 bytes) becomes a hashtable of ~736 bytes instead of a ~408-byte listpack.
+ * A tombstone is the same key rewritten to {h, e = end reason, t = ended at (ms)} for tombstoneMs:
+ * the same token then reads as that reason, any other token as 'unknown'. `t` makes the tombstone end
+ * at `t + tombstoneMs` on the caller's clock too, not only by Redis's own expiry.
+ *
+ * Expiry: a live session's PTTL is (nearer deadline - now) + tombstoneMs (policy.retentionMs), so
+ * expired sessions vanish without a cron and a late request still learns idle/absolute_timeout. The
+ * index's PTTL is set on create to createdAt + absoluteMs + tombstoneMs - now (the newest member has
+ * the furthest deadline) and dead members are pruned by every script that reads the index.
+ * All times come from the caller's `now` (relative PEXPIRE), never from Redis TIME.
+ *
+ * The scripts live in ./lua, one file per operation, each prefixed with ./lua/lib.lua (which mirrors
+ * src/policy.ts) when loaded.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
+import { SessionConfigError, SessionError, storeFailure } from '../../errors.js';
+import type {
+  CreateOutcome,
+  EndReason,
+  NewSession,
+  SessionData,
+  SessionLimit,
+  SessionStore,
+  StoredSession,
+  StoreMiss,
+  StorePolicy,
+  ValidateOutcome,
+} from '../../store.js';
+import { isSessionId, tagOfSessionId, userTag } from '../../tokens.js';
+
+export interface RedisStoreOptions {
+  /**
+   * A connected ioredis client: `new Redis(url)` or `new Cluster(nodes)`. The store never connects,
+   * closes or reconfigures it. For fail-fast behaviour while Redis is down, create it with
+   * `enableOfflineQueue: false` (and a small `maxRetriesPerRequest`).
+   */
+  client: Redis | Cluster;
+  /** Prepended to every key; must not contain `{` or `}` (they would break the hash tags). Default `'tessera:'`. */
+  prefix?: string;
+}
+
+/** Key builders for one prefix (for tooling, tests and the README). */
+export interface RedisKeys {
+  /** `<prefix>s:{<tag>}<rest of id>` */
+  session(id: string): string;
+  /** `<prefix>u:{<userTag(userId)>}<userId>` */
+  userIndex(userId: string): string;
+}
+
+export const DEFAULT_PREFIX = 'tessera:';
+
+export function redisKeys(prefix: string = DEFAULT_PREFIX): RedisKeys {
+  if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
+    throw new SessionConfigError(
+      `redisStore: prefix must be a string without '{' or '}', got ${JSON.stringify(prefix)}`,
+    );
+  }
+  const s = `${prefix}s:{`;
+  const u = `${prefix}u:{`;
+  return {
+    session: (id) => `${s}${id.slice(0, 4)}}${id.slice(4)}`,
+    userIndex: (userId) => `${u}${userTag(userId)}}${userId}`,
+  };
+}
+
+interface Script {
+  readonly source: string;
+  readonly sha: string;
+}
+
+const LIB = readFileSync(new URL('./lua/lib.lua', import.meta.url), 'utf8');
+
+function script(url: URL): Script {
+  const source = `${LIB}\n${readFileSync(url, 'utf8')}`;
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+const SCRIPTS = {
+  validate: script(new URL('./lua/validate.lua', import.meta.url)),
+  create: script(new URL('./lua/create.lua', import.meta.url)),
+  rotate: script(new URL('./lua/rotate.lua', import.meta.url)),
+  patch: script(new URL('./lua/patch.lua', import.meta.url)),
+  end: script(new URL('./lua/end.lua', import.meta.url)),
+  revoke: script(new URL('./lua/revoke.lua', import.meta.url)),
+  revokeAll: script(new URL('./lua/revoke-all.lua', import.meta.url)),
+  list: script(new URL('./lua/list.lua', import.meta.url)),
+  updateUser: script(new URL('./lua/update-user.lua', import.meta.url)),
+} as const;
+
+/** Exposed for tests and tooling (e.g. `SCRIPT LOAD` ahead of traffic). */
+export const redisScripts: Readonly<Record<keyof typeof SCRIPTS, Script>> = SCRIPTS;
+
+type Arg = string | number | Buffer;
+/** The two commands the store uses; both Redis and Cluster route them by the first key. */
+type ScriptClient = {
+  evalsha(sha: string, numKeys: number, ...args: Arg[]): Promise<unknown>;
+  eval(source: string, numKeys: number, ...args: Arg[]): Promise<unknown>;
+};
+
+const isNoScript = (error: unknown) => error instanceof Error && error.message.startsWith('NOSCRIPT');
+
+// Says what kind of reply it was, never its content (session data must not end up in logs).
+const badReply = (reply: unknown): never => {
+  const kind = Array.isArray(reply) ? `array of ${reply.length}` : reply === null ? 'nil' : typeof reply;
+  throw new Error(`unexpected script reply (${kind})`);
+};
+
+const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/** d merged with the pending patches in q, as `{...d, ...q[0], ...q[1], ...}`. */
+function mergeData(d: unknown, q: unknown): SessionData {
+  if (typeof d !== 'string') return badReply(d);
+  let data = JSON.parse(d) as SessionData;
+  if (typeof q === 'string' && q !== '') {
+    for (const patch of JSON.parse(`[${q}]`) as SessionData[]) data = { ...data, ...patch };
+  }
+  return data;
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : badReply(v));
+const optStr = (v: unknown): string | null => (v == null ? null : str(v));
+
+/** A session from a flat reply at `o`: u, c, a, d, g, i, r, q (the id is given). */
+function sessionAt(id: string, r: unknown[], o: number): StoredSession {
+  return {
+    id,
+    userId: str(r[o]),
+    data: mergeData(r[o + 3], r[o + 7]),
+    createdAt: Number(str(r[o + 1])),
+    lastActivityAt: Number(str(r[o + 2])),
+    userAgent: optStr(r[o + 4]),
+    ip: optStr(r[o + 5]),
+    rotatePending: r[o + 6] === '1',
+  };
+}
+
+/** Sessions from a flat reply (id, u, c, a, d, g, i, r, q per session) starting at `from`. */
+function sessionsFrom(reply: unknown, from: number): StoredSession[] {
+  if (!Array.isArray(reply) || (reply.length - from) % 9 !== 0) return badReply(reply);
+  const out: StoredSession[] = [];
+  for (let o = from; o < reply.length; o += 9) out.push(sessionAt(str(reply[o]), reply, o + 1));
+  return out;
+}
+
+const END_REASONS: ReadonlySet<string> = new Set<EndReason>([
+  'revoked',
+  'evicted',
+  'password_changed',
+  'logged_out',
+  'idle_timeout',
+  'absolute_timeout',
+]);
+
+function missReason(v: unknown): StoreMiss {
+  if (v === 'unknown' || v === 'rotated' || (typeof v === 'string' && END_REASONS.has(v)))
+    return v as StoreMiss;
+  return badReply(v);
+}
+
+/**
+ * A SessionStore over Redis or Redis Cluster (ioredis >= 5), see the key layout above.
+ *
+ * @example
+ * const store = redisStore({ client: new Redis(process.env.REDIS_URL, { enableOfflineQueue: false }) });
+ */
+export function redisStore(options: RedisStoreOptions): SessionStore {
+  if (!options || typeof options !== 'object' || !options.client) {
+    throw new SessionConfigError('redisStore needs { client }: a connected ioredis Redis or Cluster');
+  }
+  const client = options.client as unknown as ScriptClient;
+  if (typeof client.evalsha !== 'function' || typeof client.eval !== 'function') {
+    throw new SessionConfigError('redisStore: client must be an ioredis Redis or Cluster');
+  }
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const keys = redisKeys(prefix);
+
+  /** One script call: EVALSHA, then EVAL if this server has not cached the script yet. */
+  const run = (script: Script, numKeys: number, args: Arg[]): Promise<unknown> =>
+    client
+      .evalsha(script.sha, numKeys, ...args)
+      .catch((error: unknown) =>
+        isNoScript(error) ? client.eval(script.source, numKeys, ...args) : Promise.reject(error),
+      );
+
+  /** Every failure (driver, script, reply) surfaces as SessionStoreError, never as "no session". */
+  async function guard<T>(operation: string, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (error) {
+      throw storeFailure('redis', operation, error);
+    }
+  }
+
+  // ARGV[1] of every script: the policy and the prefix in one argument (each argument costs client
+  // CPU, ~0.5 us on validate), rebuilt only when the policy's numbers change.
+  let context = '';
+  let cached: StorePolicy = { idleMs: Number.NaN, absoluteMs: Number.NaN, tombstoneMs: Number.NaN };
+  const contextOf = (p: StorePolicy): string => {
+    if (
+      p.idleMs !== cached.idleMs ||
+      p.absoluteMs !== cached.absoluteMs ||
+      p.tombstoneMs !== cached.tombstoneMs
+    ) {
+      cached = { idleMs: p.idleMs, absoluteMs: p.absoluteMs, tombstoneMs: p.tombstoneMs };
+      context = `${p.idleMs}|${p.absoluteMs}|${p.tombstoneMs}|${prefix}`;
+    }
+    return context;
+  };
+  const common = (now: number, p: StorePolicy): Arg[] => [contextOf(p), now];
+
+  /** Whether `id` is a session id from this user's shard (same tag), i.e. could be one of theirs. */
+  const sameShard = (userId: string, id: string) => isSessionId(id) && tagOfSessionId(id) === userTag(userId);
+
+  return {
+    name: 'redis',
+
+    create(
+      session: NewSession,
+      limit: SessionLimit,
+      now: number,
+      policy: StorePolicy,
+    ): Promise<CreateOutcome> {
+      return guard('create', async () => {
+        if (!sameShard(session.userId, session.id)) {
+          throw new SessionError('INVALID_ARGUMENT', 'session id must come from newSessionId(userId)');
+        }
+        const fields: Arg[] = [
+          'h',
+          asBuffer(session.tokenHash),
+          'u',
+          session.userId,
+          'c',
+          session.createdAt,
+          'a',
+          now,
+          'd',
+          JSON.stringify(session.data),
+        ];
+        if (session.userAgent != null) fields.push('g', session.userAgent);
+        if (session.ip != null) fields.push('i', session.ip);
+        const max = Number.isFinite(limit.max) ? limit.max : 2 ** 31;
+        const reply = await run(SCRIPTS.create, 2, [
+          keys.userIndex(session.userId),
+          keys.session(session.id),
+          ...common(now, policy),
+          session.id,
+          max,
+          limit.onLimit,
+          session.createdAt,
+          ...fields,
+        ]);
+        if (!Array.isArray(reply)) return badReply(reply);
+        const sessions = sessionsFrom(reply, 1);
+        return reply[0] === 1 ? { ok: true, evicted: sessions } : { ok: false, active: sessions };
+      });
+    },
+
+    // The hot path: one async frame, no closures, a 7-element reply.
+    async validate(
+      id: string,
+      tokenHash: Uint8Array,
+      now: number,
+      policy: StorePolicy,
+    ): Promise<ValidateOutcome> {
+      if (!isSessionId(id)) return { ok: false, reason: 'unknown' };
+      try {
+        const r = await run(SCRIPTS.validate, 1, [
+          keys.session(id),
+          contextOf(policy),
+          now,
+          asBuffer(tokenHash),
+        ]);
+        if (!Array.isArray(r)) return badReply(r);
+        if (r[0] === 1) {
+          // {1, u, c, d, g, i, r}: a = now; q is already folded into d by the script.
+          return {
+            ok: true,
+            session: {
+              id,
+              userId: str(r[1]),
+              data: JSON.parse(str(r[3])) as SessionData,
+              createdAt: Number(r[2]),
+              lastActivityAt: now,
+              userAgent: optStr(r[4]),
+              ip: optStr(r[5]),
+              rotatePending: r[6] === '1',
+            },
+          };
+        }
+        const reason = missReason(r[1]);
+        if (r[0] === 2) return { ok: false, reason, ended: true, session: sessionAt(id, r, 2) };
+        return { ok: false, reason };
+      } catch (error) {
+        throw storeFailure('redis', 'validate', error);
+      }
+    },
+
+    rotate(id, oldHash, newHash, dataPatch, now, policy) {
+      return guard('rotate', async () => {
+        if (!isSessionId(id)) return null;
+        const r = await run(SCRIPTS.rotate, 1, [
+          keys.session(id),
+          ...common(now, policy),
+          asBuffer(oldHash),
+          asBuffer(newHash),
+          dataPatch ? JSON.stringify(dataPatch) : '',
+        ]);
+        if (r === null) return null;
+        if (!Array.isArray(r)) return badReply(r);
+        // {u, c, d, g, i}: touched now, rotatePending cleared, q folded into d.
+        return {
+          id,
+          userId: str(r[0]),
+          data: JSON.parse(str(r[2])) as SessionData,
+          createdAt: Number(str(r[1])),
+          lastActivityAt: now,
+          userAgent: optStr(r[3]),
+          ip: optStr(r[4]),
+          rotatePending: false,
+        };
+      });
+    },
+
+    patch(id, tokenHash, patch, now, policy) {
+      return guard('patch', async () => {
+        if (!isSessionId(id)) return null;
+        const r = await run(SCRIPTS.patch, 1, [
+          keys.session(id),
+          ...common(now, policy),
+          asBuffer(tokenHash),
+          JSON.stringify(patch),
+        ]);
+        if (r === null) return null;
+        if (!Array.isArray(r)) return badReply(r);
+        return sessionAt(id, r, 0); // {u, c, a, d, g, i, r}: q folded into d (r[7] is absent)
+      });
+    },
+
+    end(id, tokenHash, reason, now, policy) {
+      return guard('end', async () => {
+        if (!isSessionId(id)) return null;
+        const r = await run(SCRIPTS.end, 1, [
+          keys.session(id),
+          ...common(now, policy),
+          asBuffer(tokenHash),
+          reason,
+        ]);
+        if (r === null) return null;
+        if (!Array.isArray(r)) return badReply(r);
+        return sessionAt(id, r, 0);
+      });
+    },
+
+    revoke(userId, id, reason, now, policy) {
+      return guard('revoke', async () => {
+        // An id from another user's shard can't be theirs (and would be a cross-slot call on Cluster).
+        if (!sameShard(userId, id)) return null;
+        const r = await run(SCRIPTS.revoke, 2, [
+          keys.session(id),
+          keys.userIndex(userId),
+          ...common(now, policy),
+          userId,
+          reason,
+          id,
+        ]);
+        if (r === null) return null;
+        if (!Array.isArray(r)) return badReply(r);
+        return sessionAt(id, r, 0);
+      });
+    },
+
+    revokeAll(userId, exceptId, reason, now, policy) {
+      return guard('revokeAll', async () => {
+        const r = await run(SCRIPTS.revokeAll, 1, [
+          keys.userIndex(userId),
+          ...common(now, policy),
+          exceptId ?? '',
+          reason,
+        ]);
+        return sessionsFrom(r, 0);
+      });
+    },
+
+    list(userId, now, policy) {
+      return guard('list', async () => {
+        const r = await run(SCRIPTS.list, 1, [keys.userIndex(userId), ...common(now, policy)]);
+        return sessionsFrom(r, 0);
+      });
+    },
+
+    updateUser(userId, patch, rotate, now, policy) {
+      return guard('updateUser', async () => {
+        const json = JSON.stringify(patch);
+        const r = await run(SCRIPTS.updateUser, 1, [
+          keys.userIndex(userId),
+          ...common(now, policy),
+          json === '{}' ? '' : json,
+          rotate ? '1' : '0',
+        ]);
+        return typeof r === 'number' ? r : badReply(r);
+      });
+    },
+  };
+}

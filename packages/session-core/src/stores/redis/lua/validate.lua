@@ -1,0 +1,36 @@
+-- validate.lua: the per-request check, one atomic step. Guarantees: a token opens the session only if
+-- its hash is the current one, the record is not a tombstone and `now` is before both deadlines; then
+-- lastActivityAt = now and the TTL follows the nearer deadline (+ tombstone time). A deadline miss
+-- ends the session right here (tombstone + index removal) and says so once (status 2); an ended or
+-- expired record is never touched back to life. Pending patches (q) are folded into d on the way.
+--
+-- KEYS[1] session key. ARGV[3] SHA-256 of the token (32 raw bytes).
+-- Reply: {1, u, c, d, g, i, r} live (a = now) | {0, reason} | {2, reason, u, c, a, d, g, i, r, q}.
+
+local key = KEYS[1]
+local hash = ARGV[3]
+local rec = load(key)
+if rec.h ~= hash then
+  if rec.p == hash then return { 0, 'rotated' } end
+  return { 0, 'unknown' }
+end
+if rec.e then
+  if rec.t and NOW < tonumber(rec.t) + TOMB then return { 0, rec.e } end
+  return { 0, 'unknown' }
+end
+
+local live, miss = isLive(rec)
+if not live then
+  local id = idOfKey(key)
+  finish(key, hash, miss, indexKey(id, rec.u), id)
+  return pushFields({ 2, miss }, rec)
+end
+
+if rec.q then
+  save(key, rec, { 'a', NOW_S, 'd', merge(rec.d, rec.q, nil) })
+  drop(key, rec, 'q')
+else
+  redis.call('HSET', key, 'a', NOW_S)
+end
+redis.call('PEXPIRE', key, retention(tonumber(rec.c), NOW))
+return { 1, rec.u, rec.c, rec.d, rec.g or false, rec.i or false, rec.r or false }

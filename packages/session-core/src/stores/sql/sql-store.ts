@@ -1,0 +1,400 @@
+import { readFileSync } from 'node:fs';
+import { storeFailure } from '../../errors.js';
+import type {
+  CreateOutcome,
+  EndReason,
+  NewSession,
+  SessionData,
+  SessionLimit,
+  SessionStore,
+  StoredSession,
+  StorePolicy,
+  ValidateOutcome,
+} from '../../store.js';
+
+/**
+ * The SQL session store, shared by PostgreSQL (`pg`) and PGlite: same schema, same statements. The
+ * drivers only differ in how they run a query and a transaction, which is all `SqlExecutor` asks for.
+ *
+ * Every operation is atomic on its own:
+ *  - single-row operations are one `UPDATE ... RETURNING` (the row lock plus READ COMMITTED's recheck
+ *    of the WHERE clause on the newest row version makes them linearizable per session);
+ *  - `create` is one transaction serialized per user by `pg_advisory_xact_lock`, so parallel logins
+ *    of one user can never exceed the limit.
+ * No statement ever sets `ended_reason` back to NULL: once ended (revoked, logged out, timed out), a
+ * session stays ended, whatever races with it.
+ *
+ * The liveness test in SQL mirrors `liveness()` in `../../policy.ts` exactly: live iff
+ * `now < created_at + absoluteMs AND now < last_activity_at + idleMs` (at the deadline: expired), and
+ * when both deadlines have passed the reason is `absolute_timeout`.
+ */
+
+/** Runs statements. Rows come back as plain objects keyed by column name. */
+export interface SqlQueryable {
+  query(sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
+  /** Runs a script of several statements without parameters (the migrations). */
+  script(sql: string): Promise<void>;
+}
+
+export interface SqlExecutor extends SqlQueryable {
+  /**
+   * Runs `fn` in one READ COMMITTED transaction on one connection: commit when it resolves, roll back
+   * when it throws. The advisory lock in `create` relies on each statement taking a fresh snapshot.
+   */
+  transaction<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T>;
+}
+
+/** A SessionStore over SQL, plus what only SQL needs: the schema and a sweep for dead rows. */
+export interface SqlSessionStore extends SessionStore {
+  /** Creates the table and index if missing. Idempotent; safe to run at every boot. */
+  migrate(): Promise<void>;
+  /**
+   * Deletes tombstones older than `tombstoneMs` and open rows whose nearer deadline lies more than
+   * `tombstoneMs` in the past. Returns how many rows were deleted. Run it periodically (e.g. hourly):
+   * nothing else removes rows, but correctness never depends on it.
+   */
+  sweep(now: number, policy: StorePolicy): Promise<number>;
+}
+
+const MIGRATIONS = ['001_sessions.sql'] as const;
+let migrationSql: string | null = null;
+
+/** The migration scripts, read at run time (the build copies `migrations/` next to the .js). */
+function loadMigrations(): string {
+  migrationSql ??= MIGRATIONS.map((file) =>
+    readFileSync(new URL(`./migrations/${file}`, import.meta.url), 'utf8'),
+  ).join('\n');
+  return migrationSql;
+}
+
+/** Applies the schema, holding an advisory lock so that instances booting together don't race. */
+export async function migrateSql(db: SqlExecutor): Promise<void> {
+  const sql = loadMigrations();
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', ['tessera_sessions:migrate']);
+    await tx.script(sql);
+  });
+}
+
+// -- SQL ------------------------------------------------------------------------------------------
+
+const COLUMNS = 'id, user_id, data, created_at, last_activity_at, user_agent, ip, rotate_pending';
+
+/**
+ * The policy's liveness test over placeholders `now`, `idle`, `abs` (bigint milliseconds).
+ * Mirrors `liveness(record, now, policy) === 'live'` plus "not ended".
+ */
+function live(now: string, idle: string, abs: string): string {
+  return `(ended_reason IS NULL AND ${now}::bigint < created_at + ${abs}::bigint AND ${now}::bigint < last_activity_at + ${idle}::bigint)`;
+}
+
+/**
+ * validate: ONE statement. $1 id, $2 token hash, $3 now, $4 idleMs, $5 absoluteMs.
+ * - matches the current token or the previous one (-> 'rotated' while open, nothing changes);
+ * - current token and live: touch (never backwards, in case server clocks disagree);
+ * - current token and a deadline passed: tombstone with the policy's reason (absolute wins);
+ * - already ended: left as it is (an UPDATE here never clears ended_reason, so a touch racing a
+ *   revoke can't revive it: the revoke's row version is rechecked under the row lock).
+ * The `prior` sub-select locks the row first and reads its state just before this statement (a plain
+ * RETURNING sees only the new values), which tells whether *this* call ended the session.
+ */
+const VALIDATE = `
+UPDATE tessera_sessions AS s SET
+  last_activity_at = CASE
+    WHEN s.token_hash = $2 AND s.ended_reason IS NULL
+     AND $3::bigint < s.created_at + $5::bigint AND $3::bigint < s.last_activity_at + $4::bigint
+    THEN GREATEST(s.last_activity_at, $3::bigint)
+    ELSE s.last_activity_at END,
+  ended_reason = CASE
+    WHEN s.token_hash <> $2 OR s.ended_reason IS NOT NULL THEN s.ended_reason
+    WHEN $3::bigint >= s.created_at + $5::bigint THEN 'absolute_timeout'
+    WHEN $3::bigint >= s.last_activity_at + $4::bigint THEN 'idle_timeout'
+    ELSE NULL END,
+  ended_at = CASE
+    WHEN s.token_hash <> $2 OR s.ended_reason IS NOT NULL THEN s.ended_at
+    WHEN $3::bigint >= s.created_at + $5::bigint OR $3::bigint >= s.last_activity_at + $4::bigint THEN $3::bigint
+    ELSE NULL END
+FROM (SELECT id, ended_reason FROM tessera_sessions WHERE id = $1 FOR NO KEY UPDATE) AS prior
+WHERE s.id = $1 AND prior.id = s.id AND (s.token_hash = $2 OR s.prev_token_hash = $2)
+RETURNING s.id, s.user_id, s.data, s.created_at, s.last_activity_at, s.user_agent, s.ip, s.rotate_pending,
+  s.ended_reason, s.ended_at, s.token_hash = $2 AS current_token, prior.ended_reason IS NULL AS was_open`;
+
+/** create, step 1: serialize all creates of one user ($1) until commit. */
+const LOCK_USER = `SELECT pg_advisory_xact_lock(hashtextextended('tessera_sessions:user:' || $1::text, 0))`;
+
+/**
+ * create, step 2: tombstone the user's dead rows and return the live ones, least recently active
+ * first. $1 user, $2 now, $3 idleMs, $4 absoluteMs. Both parts read the same snapshot, so the SELECT
+ * filters by the policy itself rather than by the UPDATE's result.
+ */
+const PRUNE_AND_LIST_LIVE = `
+WITH pruned AS (
+  UPDATE tessera_sessions SET
+    ended_reason = CASE WHEN $2::bigint >= created_at + $4::bigint THEN 'absolute_timeout' ELSE 'idle_timeout' END,
+    ended_at = $2::bigint
+  WHERE user_id = $1 AND ended_reason IS NULL
+    AND ($2::bigint >= created_at + $4::bigint OR $2::bigint >= last_activity_at + $3::bigint)
+  RETURNING id
+)
+SELECT ${COLUMNS} FROM tessera_sessions
+WHERE user_id = $1 AND ${live('$2', '$3', '$4')}
+ORDER BY last_activity_at, created_at, id`;
+
+/** create, step 3 (evict-oldest at the limit): end these live sessions. $1 ids, $2 now. */
+const EVICT = `
+UPDATE tessera_sessions SET ended_reason = 'evicted', ended_at = $2::bigint
+WHERE id = ANY($1::text[]) AND ended_reason IS NULL
+RETURNING ${COLUMNS}`;
+
+/** create, step 4. $5 createdAt, $8 now (its first activity). */
+const INSERT = `
+INSERT INTO tessera_sessions (id, user_id, token_hash, data, created_at, last_activity_at, user_agent, ip)
+VALUES ($1, $2, $3, $4::text::jsonb, $5::bigint, $8::bigint, $6, $7)`;
+
+/** $1 id, $2 old hash, $3 new hash, $4 data patch (JSON text or NULL), $5 now, $6 idle, $7 abs. */
+const ROTATE = `
+UPDATE tessera_sessions SET
+  token_hash = $3, prev_token_hash = token_hash,
+  last_activity_at = GREATEST(last_activity_at, $5::bigint),
+  data = CASE WHEN $4::text IS NULL THEN data ELSE data || $4::text::jsonb END,
+  rotate_pending = false
+WHERE id = $1 AND token_hash = $2 AND ${live('$5', '$6', '$7')}
+RETURNING ${COLUMNS}`;
+
+/** $1 id, $2 hash, $3 patch JSON, $4 now, $5 idle, $6 abs. Shallow merge (jsonb `||`). */
+const PATCH = `
+UPDATE tessera_sessions SET data = data || $3::text::jsonb
+WHERE id = $1 AND token_hash = $2 AND ${live('$4', '$5', '$6')}
+RETURNING ${COLUMNS}`;
+
+/** $1 id, $2 hash, $3 reason, $4 now, $5 idle, $6 abs. */
+const END = `
+UPDATE tessera_sessions SET ended_reason = $3::text, ended_at = $4::bigint
+WHERE id = $1 AND token_hash = $2 AND ${live('$4', '$5', '$6')}
+RETURNING ${COLUMNS}`;
+
+/** $1 user, $2 id, $3 reason, $4 now, $5 idle, $6 abs. The user_id test stops cross-user revokes. */
+const REVOKE = `
+UPDATE tessera_sessions SET ended_reason = $3::text, ended_at = $4::bigint
+WHERE id = $2 AND user_id = $1 AND ${live('$4', '$5', '$6')}
+RETURNING ${COLUMNS}`;
+
+/** $1 user, $2 except id (or NULL), $3 reason, $4 now, $5 idle, $6 abs. */
+const REVOKE_ALL = `
+UPDATE tessera_sessions SET ended_reason = $3::text, ended_at = $4::bigint
+WHERE user_id = $1 AND id IS DISTINCT FROM $2::text AND ${live('$4', '$5', '$6')}
+RETURNING ${COLUMNS}`;
+
+/** $1 user, $2 now, $3 idle, $4 abs. */
+const LIST = `
+SELECT ${COLUMNS} FROM tessera_sessions
+WHERE user_id = $1 AND ${live('$2', '$3', '$4')}
+ORDER BY created_at, id`;
+
+/** $1 user, $2 patch JSON, $3 rotate, $4 now, $5 idle, $6 abs. */
+const UPDATE_USER = `
+UPDATE tessera_sessions SET data = data || $2::text::jsonb, rotate_pending = rotate_pending OR $3::boolean
+WHERE user_id = $1 AND ${live('$4', '$5', '$6')}
+RETURNING id`;
+
+/**
+ * $1 now, $2 idle, $3 abs, $4 tombstoneMs. A tombstone goes `tombstoneMs` after it ended; an open
+ * row `tombstoneMs` after its nearer deadline (the same retention the Redis store gets from TTLs).
+ */
+const SWEEP = `
+WITH gone AS (
+  DELETE FROM tessera_sessions
+  WHERE CASE WHEN ended_reason IS NOT NULL THEN ended_at + $4::bigint <= $1::bigint
+             ELSE LEAST(last_activity_at + $2::bigint, created_at + $3::bigint) + $4::bigint <= $1::bigint END
+  RETURNING 1
+)
+SELECT count(*)::int AS deleted FROM gone`;
+
+// -- rows -----------------------------------------------------------------------------------------
+
+/** int8 comes back as a string from `pg` and may be a bigint from other drivers. */
+function toMs(value: unknown): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n)) throw new Error(`expected a number of milliseconds, got ${String(value)}`);
+  return n;
+}
+
+function toData(value: unknown): SessionData {
+  const data = typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+  if (data === null || typeof data !== 'object' || Array.isArray(data))
+    throw new Error('session data is not an object');
+  return data as SessionData;
+}
+
+function toSession(row: Record<string, unknown>): StoredSession {
+  return {
+    id: String(row.id),
+    userId: String(row.user_id),
+    data: toData(row.data),
+    createdAt: toMs(row.created_at),
+    lastActivityAt: toMs(row.last_activity_at),
+    userAgent: (row.user_agent as string | null) ?? null,
+    ip: (row.ip as string | null) ?? null,
+    rotatePending: row.rotate_pending === true,
+  };
+}
+
+function byCreatedAt(a: StoredSession, b: StoredSession): number {
+  return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function json(value: SessionData): string {
+  return JSON.stringify(value);
+}
+
+function validateOutcome(
+  row: Record<string, unknown> | undefined,
+  now: number,
+  policy: StorePolicy,
+): ValidateOutcome {
+  if (row === undefined) return { ok: false, reason: 'unknown' };
+  const ended = (row.ended_reason as EndReason | null) ?? null;
+  // An old token of an open session: its successor is out there. Of an ended one: nothing to say.
+  if (row.current_token !== true) return { ok: false, reason: ended === null ? 'rotated' : 'unknown' };
+  const session = toSession(row);
+  if (ended === null) return { ok: true, session };
+  // Only the call that moved the row from open to ended says so (and hands over the record).
+  if (row.was_open === true) return { ok: false, reason: ended, ended: true, session };
+  // A tombstone past its time reads as gone even before sweep() deletes it (as a Redis TTL would).
+  if (toMs(row.ended_at) + policy.tombstoneMs <= now) return { ok: false, reason: 'unknown' };
+  return { ok: false, reason: ended };
+}
+
+// -- the store ------------------------------------------------------------------------------------
+
+export interface SqlStoreOptions {
+  /** Names the store in error messages ("postgres", "pglite"). */
+  name: string;
+  db: SqlExecutor;
+  /** How `migrate()` runs; defaults to `migrateSql(db)`. */
+  migrate?: () => Promise<void>;
+}
+
+export function createSqlStore(options: SqlStoreOptions): SqlSessionStore {
+  const { name, db } = options;
+
+  /** Every driver error surfaces as SessionStoreError (fail closed), never as "no session". */
+  async function run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (cause) {
+      throw storeFailure(name, operation, cause);
+    }
+  }
+
+  async function one(sql: string, params: readonly unknown[]): Promise<StoredSession | null> {
+    const [row] = await db.query(sql, params);
+    return row === undefined ? null : toSession(row);
+  }
+
+  return {
+    name,
+
+    migrate: () => run('migrate', options.migrate ?? (() => migrateSql(db))),
+
+    create: (session: NewSession, limit: SessionLimit, now: number, policy: StorePolicy) =>
+      run('create', () =>
+        db.transaction(async (tx): Promise<CreateOutcome> => {
+          await tx.query(LOCK_USER, [session.userId]);
+          const rows = await tx.query(PRUNE_AND_LIST_LIVE, [
+            session.userId,
+            now,
+            policy.idleMs,
+            policy.absoluteMs,
+          ]);
+          const active = rows.map(toSession);
+          let evicted: StoredSession[] = [];
+          const excess = active.length - Math.max(0, limit.max - 1);
+          if (excess > 0) {
+            if (limit.onLimit === 'reject') return { ok: false, active: active.sort(byCreatedAt) };
+            // `active` is least recently active first: those are the ones to go.
+            const ids = active.slice(0, excess).map((s) => s.id);
+            evicted = (await tx.query(EVICT, [ids, now])).map(toSession);
+            evicted.sort((a, b) => a.lastActivityAt - b.lastActivityAt || byCreatedAt(a, b));
+          }
+          await tx.query(INSERT, [
+            session.id,
+            session.userId,
+            session.tokenHash,
+            json(session.data),
+            session.createdAt,
+            session.userAgent,
+            session.ip,
+            now,
+          ]);
+          return { ok: true, evicted };
+        }),
+      ),
+
+    validate: (id, tokenHash, now, policy) =>
+      run('validate', async () => {
+        const [row] = await db.query(VALIDATE, [id, tokenHash, now, policy.idleMs, policy.absoluteMs]);
+        return validateOutcome(row, now, policy);
+      }),
+
+    rotate: (id, oldHash, newHash, dataPatch, now, policy) =>
+      run('rotate', () =>
+        one(ROTATE, [
+          id,
+          oldHash,
+          newHash,
+          dataPatch === null ? null : json(dataPatch),
+          now,
+          policy.idleMs,
+          policy.absoluteMs,
+        ]),
+      ),
+
+    patch: (id, tokenHash, patch, now, policy) =>
+      run('patch', () => one(PATCH, [id, tokenHash, json(patch), now, policy.idleMs, policy.absoluteMs])),
+
+    end: (id, tokenHash, reason, now, policy) =>
+      run('end', () => one(END, [id, tokenHash, reason, now, policy.idleMs, policy.absoluteMs])),
+
+    revoke: (userId, id, reason, now, policy) =>
+      run('revoke', () => one(REVOKE, [userId, id, reason, now, policy.idleMs, policy.absoluteMs])),
+
+    revokeAll: (userId, exceptId, reason, now, policy) =>
+      run('revokeAll', async () => {
+        const rows = await db.query(REVOKE_ALL, [
+          userId,
+          exceptId,
+          reason,
+          now,
+          policy.idleMs,
+          policy.absoluteMs,
+        ]);
+        return rows.map(toSession).sort(byCreatedAt);
+      }),
+
+    list: (userId, now, policy) =>
+      run('list', async () => {
+        const rows = await db.query(LIST, [userId, now, policy.idleMs, policy.absoluteMs]);
+        return rows.map(toSession);
+      }),
+
+    updateUser: (userId, patch, rotate, now, policy) =>
+      run('updateUser', async () => {
+        const rows = await db.query(UPDATE_USER, [
+          userId,
+          json(patch),
+          rotate,
+          now,
+          policy.idleMs,
+          policy.absoluteMs,
+        ]);
+        return rows.length;
+      }),
+
+    sweep: (now, policy) =>
+      run('sweep', async () => {
+        const [row] = await db.query(SWEEP, [now, policy.idleMs, policy.absoluteMs, policy.tombstoneMs]);
+        return row === undefined ? 0 : toMs(row.deleted);
+      }),
+  };
+}

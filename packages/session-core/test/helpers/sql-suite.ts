@@ -1,0 +1,274 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SessionStoreError } from '../../src/errors.js';
+import type { NewSession, SessionLimit, StorePolicy } from '../../src/store.js';
+import type { SqlSessionStore } from '../../src/stores/sql/sql-store.js';
+import { newSessionId, newToken } from '../../src/tokens.js';
+
+export type Row = Record<string, unknown>;
+
+export interface SqlHarness {
+  store: SqlSessionStore;
+  /** Runs SQL on the same database, outside the store (to inspect rows). */
+  query(sql: string, params?: unknown[]): Promise<Row[]>;
+  /** A store whose database is unreachable (closed port, closed PGlite, dropped database...). */
+  deadStore(): Promise<SqlSessionStore>;
+  teardown(): Promise<void>;
+}
+
+const MINUTE = 60_000;
+export const policy: StorePolicy = {
+  idleMs: 30 * MINUTE,
+  absoluteMs: 8 * 60 * MINUTE,
+  tombstoneMs: 60 * MINUTE,
+};
+const roomy: SessionLimit = { max: 10, onLimit: 'reject' };
+
+export function newSession(userId: string, at: number, data: Record<string, unknown> = { role: 'user' }) {
+  const id = newSessionId(userId);
+  const { token, hash } = newToken(id);
+  const input: NewSession = {
+    id,
+    tokenHash: hash,
+    userId,
+    data,
+    createdAt: at,
+    userAgent: 'UA/1',
+    ip: '192.0.2.1',
+  };
+  return { input, token, hash };
+}
+
+/**
+ * What the SQL stores guarantee beyond the shared contract (which both test files also run): the
+ * rows themselves (hashes only, tombstones, pruning), sweep, migrations, failures, exactly-once
+ * `ended` under concurrency. Timestamps sit far in the past (2001) so that sweep() never touches the
+ * contract suite's rows, which live around the real clock.
+ */
+export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>): void {
+  describe(`${name}: SQL store specifics`, () => {
+    let h: SqlHarness;
+    let store: SqlSessionStore;
+    const T0 = 1_000_000_000_000;
+    const user = () => `sql-${randomUUID()}`;
+    const rowOf = async (id: string) =>
+      (await h.query('SELECT * FROM tessera_sessions WHERE id = $1', [id]))[0];
+    const create = async (userId: string, at: number, limit = roomy) => {
+      const s = newSession(userId, at);
+      const outcome = await store.create(s.input, limit, at, policy);
+      expect(outcome.ok).toBe(true);
+      return s;
+    };
+
+    beforeAll(async () => {
+      h = await setup();
+      store = h.store;
+      await store.migrate();
+    });
+    afterAll(async () => {
+      await h?.teardown();
+    });
+
+    it('migrate is idempotent, also when run concurrently', async () => {
+      await Promise.all([store.migrate(), store.migrate(), store.migrate()]);
+      const idx = await h.query(
+        `SELECT indexname FROM pg_indexes WHERE tablename = 'tessera_sessions' ORDER BY 1`,
+      );
+      expect(idx.map((r) => r.indexname)).toEqual(['tessera_sessions_pkey', 'tessera_sessions_user_id_idx']);
+      const [opts] = await h.query(`SELECT reloptions FROM pg_class WHERE relname = 'tessera_sessions'`);
+      expect(opts?.reloptions).toEqual(['fillfactor=80']);
+    });
+
+    it('a dump of the table holds only hashes, never a usable token', async () => {
+      const u = user();
+      const s = await create(u, T0);
+      const next = newToken(s.input.id);
+      expect(await store.rotate(s.input.id, s.hash, next.hash, null, T0 + 1, policy)).not.toBeNull();
+      const dump = JSON.stringify(
+        await h.query(
+          `SELECT *, encode(token_hash, 'hex') AS th, encode(prev_token_hash, 'hex') AS ph
+                       FROM tessera_sessions WHERE user_id = $1`,
+          [u],
+        ),
+      );
+      for (const token of [s.token, next.token]) {
+        expect(dump).not.toContain(token);
+        expect(dump).not.toContain(token.split('.')[1]);
+      }
+      const row = await rowOf(s.input.id);
+      const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+      expect(Buffer.from(row?.token_hash as Uint8Array).toString('hex')).toBe(sha(next.token));
+      expect(Buffer.from(row?.prev_token_hash as Uint8Array).toString('hex')).toBe(sha(s.token));
+    });
+
+    it('validate touches last_activity_at in place and never moves it backwards', async () => {
+      const s = await create(user(), T0);
+      const v = await store.validate(s.input.id, s.hash, T0 + 5 * MINUTE, policy);
+      expect(v.ok && v.session.lastActivityAt).toBe(T0 + 5 * MINUTE);
+      expect(Number((await rowOf(s.input.id))?.last_activity_at)).toBe(T0 + 5 * MINUTE);
+      // A request stamped by a server whose clock lags keeps the later activity.
+      const late = await store.validate(s.input.id, s.hash, T0 + 4 * MINUTE, policy);
+      expect(late.ok && late.session.lastActivityAt).toBe(T0 + 5 * MINUTE);
+    });
+
+    it('a deadline miss writes the tombstone in the same statement, without touching', async () => {
+      const s = await create(user(), T0);
+      const at = T0 + policy.idleMs;
+      const v = await store.validate(s.input.id, s.hash, at, policy);
+      expect(v).toMatchObject({
+        ok: false,
+        reason: 'idle_timeout',
+        ended: true,
+        session: { lastActivityAt: T0 },
+      });
+      const row = await rowOf(s.input.id);
+      expect(row).toMatchObject({ ended_reason: 'idle_timeout', rotate_pending: false });
+      expect(Number(row?.ended_at)).toBe(at);
+      expect(Number(row?.last_activity_at)).toBe(T0);
+    });
+
+    it('validate racing validate at expiry reports `ended` exactly once', async () => {
+      const s = await create(user(), T0);
+      const at = T0 + policy.absoluteMs;
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, () => store.validate(s.input.id, s.hash, at, policy)),
+      );
+      expect(outcomes.filter((o) => !o.ok && o.ended).length).toBe(1);
+      expect(outcomes.every((o) => !o.ok && o.reason === 'absolute_timeout')).toBe(true);
+    });
+
+    it('reports every end reason from its tombstone, until the tombstone time is over', async () => {
+      const u = user();
+      const [a, b, c, d] = [
+        await create(u, T0),
+        await create(u, T0 + 1),
+        await create(u, T0 + 2),
+        await create(u, T0 + 3),
+      ];
+      await store.end(a.input.id, a.hash, 'logged_out', T0 + 10, policy);
+      await store.revoke(u, b.input.id, 'revoked', T0 + 10, policy);
+      await store.revokeAll(u, d.input.id, 'password_changed', T0 + 10, policy);
+      expect(
+        await store.create(
+          newSession(u, T0 + 11).input,
+          { max: 1, onLimit: 'evict-oldest' },
+          T0 + 11,
+          policy,
+        ),
+      ).toMatchObject({ ok: true, evicted: [{ id: d.input.id }] });
+      const expected = [
+        [a, 'logged_out'],
+        [b, 'revoked'],
+        [c, 'password_changed'],
+        [d, 'evicted'],
+      ] as const;
+      for (const [s, reason] of expected) {
+        const last = T0 + 10 + policy.tombstoneMs - 1;
+        expect(await store.validate(s.input.id, s.hash, last, policy)).toEqual({ ok: false, reason });
+      }
+      // d was evicted at T0 + 11: its tombstone lasts 1 ms longer than the others.
+      expect(await store.validate(a.input.id, a.hash, T0 + 10 + policy.tombstoneMs, policy)).toEqual({
+        ok: false,
+        reason: 'unknown',
+      });
+      expect(await store.validate(d.input.id, d.hash, T0 + 10 + policy.tombstoneMs, policy)).toEqual({
+        ok: false,
+        reason: 'evicted',
+      });
+      expect(await rowOf(a.input.id)).toMatchObject({ ended_reason: 'logged_out' }); // until sweep
+    });
+
+    it('the old token of a rotated session reads as rotated while it is open, unknown once ended', async () => {
+      const s = await create(user(), T0);
+      const next = newToken(s.input.id);
+      await store.rotate(s.input.id, s.hash, next.hash, null, T0 + 1, policy);
+      expect(await store.validate(s.input.id, s.hash, T0 + 2, policy)).toEqual({
+        ok: false,
+        reason: 'rotated',
+      });
+      // A stale token never touches the session.
+      expect(Number((await rowOf(s.input.id))?.last_activity_at)).toBe(T0 + 1);
+      await store.end(s.input.id, next.hash, 'logged_out', T0 + 3, policy);
+      expect(await store.validate(s.input.id, s.hash, T0 + 4, policy)).toEqual({
+        ok: false,
+        reason: 'unknown',
+      });
+    });
+
+    it('create prunes the dead rows of the user with the reason the policy gives', async () => {
+      const u = user();
+      const abs = await create(u, T0);
+      // Keep `abs` active so that only its absolute deadline can pass.
+      for (let at = T0 + 20 * MINUTE; at < T0 + policy.absoluteMs; at += 20 * MINUTE)
+        expect((await store.validate(abs.input.id, abs.hash, at, policy)).ok).toBe(true);
+      const at = T0 + policy.absoluteMs; // exactly abs's absolute deadline...
+      const idle = await create(u, at - policy.idleMs); // ...and exactly idle's idle deadline
+      const live = await create(u, at - 1);
+      await create(u, at, { max: 2, onLimit: 'reject' });
+      expect(await rowOf(idle.input.id)).toMatchObject({ ended_reason: 'idle_timeout' });
+      expect(await rowOf(abs.input.id)).toMatchObject({ ended_reason: 'absolute_timeout' });
+      expect(await rowOf(live.input.id)).toMatchObject({ ended_reason: null });
+      expect(Number((await rowOf(abs.input.id))?.ended_at)).toBe(at);
+    });
+
+    it('sweep deletes old tombstones and long-dead rows at their exact times, and counts them', async () => {
+      const base = T0 + 1_000 * MINUTE; // apart from the rows of the other tests
+      const u = user();
+      const ended = await create(u, base);
+      await store.end(ended.input.id, ended.hash, 'logged_out', base + MINUTE, policy);
+      const idle = await create(u, base); // nearer deadline: base + idle
+      const active = await create(u, base);
+      for (let at = base + 20 * MINUTE; at < base + policy.absoluteMs; at += 20 * MINUTE)
+        await store.validate(active.input.id, active.hash, at, policy); // nearer deadline: base + absolute
+
+      const ids = [ended, idle, active].map((s) => s.input.id);
+      const remaining = async () =>
+        (await h.query('SELECT id FROM tessera_sessions WHERE id = ANY($1::text[])', [ids])).map((r) => r.id);
+      const tomb = policy.tombstoneMs;
+      // The first sweep also clears what the earlier tests left (all of it older); none of these rows.
+      await store.sweep(base + MINUTE + tomb - 1, policy);
+      expect(await remaining()).toHaveLength(3);
+      expect(await store.sweep(base + MINUTE + tomb, policy)).toBe(1); // the logged-out tombstone
+      expect(await remaining()).toEqual(expect.arrayContaining([idle.input.id, active.input.id]));
+      expect(await store.sweep(base + policy.idleMs + tomb - 1, policy)).toBe(0);
+      expect(await store.sweep(base + policy.idleMs + tomb, policy)).toBe(1);
+      expect(await remaining()).toEqual([active.input.id]);
+      expect(await store.sweep(base + policy.absoluteMs + tomb - 1, policy)).toBe(0);
+      expect(await store.sweep(base + policy.absoluteMs + tomb, policy)).toBe(1);
+      expect(await remaining()).toEqual([]);
+      expect(
+        await store.validate(active.input.id, active.hash, base + policy.absoluteMs + tomb, policy),
+      ).toEqual({
+        ok: false,
+        reason: 'unknown',
+      });
+    });
+
+    it('an unreachable database is a SessionStoreError (STORE_UNAVAILABLE) from every operation', async () => {
+      const dead = await h.deadStore();
+      const s = newSession(user(), T0);
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ['create', () => dead.create(s.input, roomy, T0, policy)],
+        ['validate', () => dead.validate(s.input.id, s.hash, T0, policy)],
+        ['rotate', () => dead.rotate(s.input.id, s.hash, s.hash, null, T0, policy)],
+        ['patch', () => dead.patch(s.input.id, s.hash, {}, T0, policy)],
+        ['end', () => dead.end(s.input.id, s.hash, 'logged_out', T0, policy)],
+        ['revoke', () => dead.revoke('u', s.input.id, 'revoked', T0, policy)],
+        ['revokeAll', () => dead.revokeAll('u', null, 'revoked', T0, policy)],
+        ['list', () => dead.list('u', T0, policy)],
+        ['updateUser', () => dead.updateUser('u', {}, false, T0, policy)],
+        ['sweep', () => dead.sweep(T0, policy)],
+        ['migrate', () => dead.migrate()],
+      ];
+      for (const [op, call] of calls) {
+        const error = await call().then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error, op).toBeInstanceOf(SessionStoreError);
+        expect((error as SessionStoreError).code, op).toBe('STORE_UNAVAILABLE');
+        expect((error as SessionStoreError).message, op).toContain(`${op} failed`);
+      }
+    });
+  });
+}

@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SessionStoreError } from '../src/errors.js';
+import { migrate, type PgPoolLike, postgresStore } from '../src/stores/sql/postgres.js';
+import { runSessionStoreContract } from '../src/testing/index.js';
+import { newToken } from '../src/tokens.js';
+import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
+import { newSession, policy, runSqlStoreSuite } from './helpers/sql-suite.js';
+
+// One fresh database for the whole file, dropped at the end.
+let database: Promise<TestDatabase> | undefined;
+const db = () => {
+  database ??= createTestDatabase();
+  return database;
+};
+afterAll(async () => {
+  await (await database)?.drop();
+});
+
+/** A local port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+runSessionStoreContract({
+  name: 'postgres',
+  setup: async () => {
+    // ~10 connections: the 200 parallel creates really do run concurrently on the server.
+    const store = postgresStore({ pool: (await db()).pool({ max: 10 }) });
+    await store.migrate();
+    return { store };
+  },
+  test: { describe, it, beforeAll, afterAll },
+});
+
+runSqlStoreSuite('postgres', async () => {
+  const pool = (await db()).pool({ max: 10 });
+  return {
+    store: postgresStore({ pool }),
+    query: async (sql, params) => (await pool.query(sql, params)).rows,
+    deadStore: async () => {
+      const dead = new pg.Pool({
+        host: '127.0.0.1',
+        port: await closedPort(),
+        connectionTimeoutMillis: 1_000,
+      });
+      return postgresStore({ pool: dead });
+    },
+    teardown: async () => {},
+  };
+});
+
+describe('postgresStore', () => {
+  let pool: pg.Pool;
+  beforeAll(async () => {
+    pool = (await db()).pool({ max: 10 });
+    await migrate(pool);
+  });
+
+  /** The pool, counting what goes through it. */
+  function counting(): { pool: PgPoolLike; statements: string[]; connects: () => number } {
+    const statements: string[] = [];
+    let connects = 0;
+    return {
+      statements,
+      connects: () => connects,
+      pool: {
+        query: (text, values) => {
+          statements.push(text);
+          return pool.query(text, values);
+        },
+        connect: () => {
+          connects++;
+          return pool.connect();
+        },
+      },
+    };
+  }
+
+  it('validate is a single UPDATE statement, whatever the outcome; so are the other one-row operations', async () => {
+    const T0 = Date.now();
+    const u = `pg-${randomUUID()}`;
+    const s = newSession(u, T0);
+    await postgresStore({ pool }).create(s.input, { max: 5, onLimit: 'reject' }, T0, policy);
+    const c = counting();
+    const store = postgresStore({ pool: c.pool });
+    const once = async (label: string, call: () => Promise<unknown>) => {
+      c.statements.length = 0;
+      await call();
+      expect(c.statements, label).toHaveLength(1);
+      return c.statements[0] ?? '';
+    };
+
+    const validate = (hash: Uint8Array, at: number) => () => store.validate(s.input.id, hash, at, policy);
+    const sql = await once('live', validate(s.hash, T0 + 1));
+    expect(sql.trim()).toMatch(/^UPDATE tessera_sessions\b/);
+    expect(sql).toMatch(/RETURNING/);
+    await once('unknown', validate(newToken(s.input.id).hash, T0 + 2));
+    const next = newToken(s.input.id);
+    await once('rotate', () => store.rotate(s.input.id, s.hash, next.hash, { a: 1 }, T0 + 3, policy));
+    await once('rotated', validate(s.hash, T0 + 4));
+    await once('patch', () => store.patch(s.input.id, next.hash, { b: 2 }, T0 + 5, policy));
+    await once('list', () => store.list(u, T0 + 6, policy));
+    await once('updateUser', () => store.updateUser(u, { c: 3 }, true, T0 + 7, policy));
+    expect(await store.validate(s.input.id, next.hash, T0 + 8, policy)).toMatchObject({ ok: true });
+    await once('expired (ends it)', validate(next.hash, T0 + 8 + policy.idleMs));
+    await once('tombstone', validate(next.hash, T0 + 9 + policy.idleMs));
+    await once('end', () => store.end(s.input.id, next.hash, 'logged_out', T0 + 10, policy));
+    await once('revoke', () => store.revoke(u, s.input.id, 'revoked', T0 + 10, policy));
+    await once('revokeAll', () => store.revokeAll(u, null, 'revoked', T0 + 10, policy));
+    expect(c.connects()).toBe(0); // none of them needed a transaction
+  });
+
+  it('validate racing revoke across many connections never leaves a session live', async () => {
+    const T0 = Date.now();
+    const store = postgresStore({ pool });
+    const sessions = await Promise.all(
+      Array.from({ length: 30 }, async () => {
+        const s = newSession(`pg-${randomUUID()}`, T0);
+        await store.create(s.input, { max: 5, onLimit: 'reject' }, T0, policy);
+        return s;
+      }),
+    );
+    await Promise.all(
+      sessions.flatMap((s) => [
+        ...Array.from({ length: 10 }, (_, i) => store.validate(s.input.id, s.hash, T0 + 1 + i, policy)),
+        store.revoke(s.input.userId, s.input.id, 'revoked', T0 + 5, policy),
+        ...Array.from({ length: 10 }, (_, i) => store.validate(s.input.id, s.hash, T0 + 11 + i, policy)),
+      ]),
+    );
+    for (const s of sessions) {
+      expect(await store.validate(s.input.id, s.hash, T0 + 100, policy)).toEqual({
+        ok: false,
+        reason: 'revoked',
+      });
+    }
+  });
+
+  it('validate updates are HOT (no index writes) thanks to the schema', async () => {
+    // A database of its own, so the page the row lands on is not full of other tests' rows.
+    const own = await createTestDatabase();
+    try {
+      const p = own.pool({ max: 1 });
+      await migrate(p);
+      const T0 = Date.now();
+      const s = newSession(`pg-${randomUUID()}`, T0);
+      await postgresStore({ pool: p }).create(s.input, { max: 5, onLimit: 'reject' }, T0, policy);
+      // Run the validations inside one transaction so that its own statistics are exact.
+      const client = await p.connect();
+      try {
+        await client.query('BEGIN');
+        const store = postgresStore({
+          pool: { query: (t, v) => client.query(t, v), connect: () => p.connect() },
+        });
+        for (let i = 1; i <= 5; i++)
+          expect((await store.validate(s.input.id, s.hash, T0 + i, policy)).ok).toBe(true);
+        const [stats] = (
+          await client.query(
+            `SELECT pg_stat_get_xact_tuples_updated('tessera_sessions'::regclass) AS updated,
+                    pg_stat_get_xact_tuples_hot_updated('tessera_sessions'::regclass) AS hot`,
+          )
+        ).rows;
+        expect(Number(stats.updated)).toBe(5);
+        expect(Number(stats.hot)).toBe(5);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+    } finally {
+      await own.drop();
+    }
+  });
+
+  describe('when the server is not there', () => {
+    it('fails fast with STORE_UNAVAILABLE when a server accepts connections but never answers', async () => {
+      const sockets = new Set<Socket>();
+      const silent: Server = createServer((socket) => sockets.add(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const { port } = silent.address() as { port: number };
+      const hung = new pg.Pool({ host: '127.0.0.1', port, connectionTimeoutMillis: 300 });
+      try {
+        const s = newSession('u', Date.now());
+        const started = Date.now();
+        const error = await postgresStore({ pool: hung })
+          .validate(s.input.id, s.hash, Date.now(), policy)
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(SessionStoreError);
+        expect((error as SessionStoreError).code).toBe('STORE_UNAVAILABLE');
+        expect(Date.now() - started).toBeLessThan(5_000);
+      } finally {
+        await hung.end();
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+      }
+    });
+
+    it('a pool whose database went away fails every call closed, never as "no session"', async () => {
+      const doomed = await createTestDatabase();
+      // Not made by `doomed`, so that drop() leaves it open, holding connections to a vanished database.
+      const p = new pg.Pool({ connectionString: doomed.url, max: 2, connectionTimeoutMillis: 1_000 });
+      p.on('error', () => {});
+      const store = postgresStore({ pool: p });
+      await store.migrate();
+      const T0 = Date.now();
+      const s = newSession(`pg-${randomUUID()}`, T0);
+      await store.create(s.input, { max: 5, onLimit: 'reject' }, T0, policy);
+      expect((await store.validate(s.input.id, s.hash, T0 + 1, policy)).ok).toBe(true);
+      await doomed.drop(); // terminates the pool's connections and removes the database
+      for (const call of [
+        () => store.validate(s.input.id, s.hash, T0 + 2, policy),
+        () => store.validate(s.input.id, s.hash, T0 + 3, policy),
+        () =>
+          store.create(newSession(s.input.userId, T0).input, { max: 5, onLimit: 'reject' }, T0 + 4, policy),
+        () => store.list(s.input.userId, T0 + 5, policy),
+      ]) {
+        const error = await call().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(SessionStoreError);
+        expect((error as SessionStoreError).code).toBe('STORE_UNAVAILABLE');
+      }
+      await p.end();
+    });
+  });
+});
