@@ -7,25 +7,33 @@
  *
  *   <prefix>s:{<tag>}<rest of id>   hash, one per session. <tag> is the first 4 characters of the
  *                                   session id = userTag(userId); <rest> the other 22.
- *   <prefix>u:{<tag>}<userId>       sorted set, the user's index: member = session id, score = createdAt.
+ *   <prefix>u:{<tag>}<userId>       sorted set, the user's index: member = <rest of id> (the session id
+ *                                   without its tag, which the key carries), score = createdAt.
  *
  * The braces are a Redis Cluster hash tag: every key of one user is in one slot, so scripts can touch
  * a session and its user's index together, and derive one key from the other inside Lua.
+ * The prefix length costs nothing up to 14 characters (the keys stay in the same jemalloc size classes;
+ * only '' would save 16 bytes per key: see test/redis-memory.test.ts).
  *
  * Session hash fields (single letters to save memory):
- *   h  SHA-256 of the token, 32 raw bytes          p  previous token hash after a rotation ('rotated')
+ *   h  SHA-256 of the token, base64url (43 chars)  p  first 8 characters of the previous h after a
+ *                                                     rotation: only to report 'rotated', never to open
  *   u  userId                                      c  createdAt (ms)        a  lastActivityAt (ms)
- *   d  data, JSON                                  g  user agent (absent = null)
+ *   d  data, JSON                                  g  user agent in its compact form (./user-agent-codec.ts,
+ *                                                     ~10 bytes for a browser's ~110; absent = null)
  *   i  ip (absent = null)                          r  '1' when rotatePending
  *   q  pending data patches from updateUser: comma-joined JSON objects, applied after d in order
  *      (validate, rotate and patch fold them into d).
  * Values longer than 64 bytes continue in pieces named <letter>1, <letter>2, ... (64 bytes each; e.g. a
- * 110-byte user agent is g + g1). Redis keeps a hash in its compact listpack encoding only while
- * every value fits hash-max-listpack-value (default 64 bytes): without the pieces a typical session
- * (UA ~110 bytes) becomes a hashtable of ~736 bytes instead of a ~408-byte listpack.
- * A tombstone is the same key rewritten to {h, e = end reason, t = ended at (ms)} for tombstoneMs:
- * the same token then reads as that reason, any other token as 'unknown'. `t` makes the tombstone end
- * at `t + tombstoneMs` on the caller's clock too, not only by Redis's own expiry.
+ * 150-byte user agent the codec can't shrink is g + g1 + g2). Redis keeps a hash in its compact listpack
+ * encoding only while every value fits hash-max-listpack-value (default 64 bytes); a hashtable costs
+ * about twice as much. A typical session (110-character UA, IPv4, {role}, UUID user id) is a listpack
+ * of ~175 bytes: MEMORY USAGE 280 B, ~430 B all-in at 3 sessions per user (test/redis-memory.test.ts).
+ * A tombstone is the same key rewritten to {h = first 8 characters of the hash, e = end reason, t =
+ * ended at (ms)} for tombstoneMs: the same token then reads as that reason, any other token as
+ * 'unknown'. `t` makes the tombstone end at `t + tombstoneMs` on the caller's clock too, not only by
+ * Redis's own expiry. `p` and a tombstone's `h` are hints (see ./lua/lib.lua): they only choose which
+ * reason a dead token is told, so 48 bits are plenty; a chance match grants nothing.
  *
  * Expiry: a live session's PTTL is (nearer deadline - now) + tombstoneMs (policy.retentionMs), so
  * expired sessions vanish without a cron and a late request still learns idle/absolute_timeout. The
@@ -53,6 +61,7 @@ import type {
   ValidateOutcome,
 } from '../../store.js';
 import { isSessionId, tagOfSessionId, userTag } from '../../tokens.js';
+import { decodeUserAgent, encodeUserAgent } from './user-agent-codec.js';
 
 export interface RedisStoreOptions {
   /**
@@ -116,7 +125,7 @@ const SCRIPTS = {
 /** Exposed for tests and tooling (e.g. `SCRIPT LOAD` ahead of traffic). */
 export const redisScripts: Readonly<Record<keyof typeof SCRIPTS, Script>> = SCRIPTS;
 
-type Arg = string | number | Buffer;
+type Arg = string | number;
 /** The two commands the store uses; both Redis and Cluster route them by the first key. */
 type ScriptClient = {
   evalsha(sha: string, numKeys: number, ...args: Arg[]): Promise<unknown>;
@@ -131,8 +140,17 @@ const badReply = (reply: unknown): never => {
   throw new Error(`unexpected script reply (${kind})`);
 };
 
-const asBuffer = (bytes: Uint8Array): Buffer =>
-  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/**
+ * A token hash as the text the scripts get and store: base64url of the 32 bytes (43 characters, ~0.1 us
+ * to make). Text, not a Buffer: ioredis writes a command that has any Buffer argument on a slower path
+ * (measured: validate costs ~1.4 us more client CPU that way), and text keeps every reply a plain string.
+ */
+function hashText(bytes: Uint8Array): string {
+  const buffer = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return buffer.toString('base64url');
+}
 
 /** d merged with the pending patches in q, as `{...d, ...q[0], ...q[1], ...}`. */
 function mergeData(d: unknown, q: unknown): SessionData {
@@ -146,6 +164,8 @@ function mergeData(d: unknown, q: unknown): SessionData {
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : badReply(v));
 const optStr = (v: unknown): string | null => (v == null ? null : str(v));
+/** The user agent from a reply's `g` (stored compact, see ./user-agent-codec.ts). */
+const optUserAgent = (v: unknown): string | null => (v == null ? null : decodeUserAgent(str(v)));
 
 /** A session from a flat reply at `o`: u, c, a, d, g, i, r, q (the id is given). */
 function sessionAt(id: string, r: unknown[], o: number): StoredSession {
@@ -155,7 +175,7 @@ function sessionAt(id: string, r: unknown[], o: number): StoredSession {
     data: mergeData(r[o + 3], r[o + 7]),
     createdAt: Number(str(r[o + 1])),
     lastActivityAt: Number(str(r[o + 2])),
-    userAgent: optStr(r[o + 4]),
+    userAgent: optUserAgent(r[o + 4]),
     ip: optStr(r[o + 5]),
     rotatePending: r[o + 6] === '1',
   };
@@ -253,7 +273,7 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
         }
         const fields: Arg[] = [
           'h',
-          asBuffer(session.tokenHash),
+          hashText(session.tokenHash),
           'u',
           session.userId,
           'c',
@@ -263,7 +283,7 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
           'd',
           JSON.stringify(session.data),
         ];
-        if (session.userAgent != null) fields.push('g', session.userAgent);
+        if (session.userAgent != null) fields.push('g', encodeUserAgent(session.userAgent));
         if (session.ip != null) fields.push('i', session.ip);
         const max = Number.isFinite(limit.max) ? limit.max : 2 ** 31;
         const reply = await run(SCRIPTS.create, 2, [
@@ -295,7 +315,7 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
           keys.session(id),
           contextOf(policy),
           now,
-          asBuffer(tokenHash),
+          hashText(tokenHash),
         ]);
         if (!Array.isArray(r)) return badReply(r);
         if (r[0] === 1) {
@@ -308,7 +328,7 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
               data: JSON.parse(str(r[3])) as SessionData,
               createdAt: Number(r[2]),
               lastActivityAt: now,
-              userAgent: optStr(r[4]),
+              userAgent: optUserAgent(r[4]),
               ip: optStr(r[5]),
               rotatePending: r[6] === '1',
             },
@@ -328,8 +348,8 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
         const r = await run(SCRIPTS.rotate, 1, [
           keys.session(id),
           ...common(now, policy),
-          asBuffer(oldHash),
-          asBuffer(newHash),
+          hashText(oldHash),
+          hashText(newHash),
           dataPatch ? JSON.stringify(dataPatch) : '',
         ]);
         if (r === null) return null;
@@ -341,7 +361,7 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
           data: JSON.parse(str(r[2])) as SessionData,
           createdAt: Number(str(r[1])),
           lastActivityAt: now,
-          userAgent: optStr(r[3]),
+          userAgent: optUserAgent(r[3]),
           ip: optStr(r[4]),
           rotatePending: false,
         };
@@ -354,7 +374,7 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
         const r = await run(SCRIPTS.patch, 1, [
           keys.session(id),
           ...common(now, policy),
-          asBuffer(tokenHash),
+          hashText(tokenHash),
           JSON.stringify(patch),
         ]);
         if (r === null) return null;
@@ -369,7 +389,7 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
         const r = await run(SCRIPTS.end, 1, [
           keys.session(id),
           ...common(now, policy),
-          asBuffer(tokenHash),
+          hashText(tokenHash),
           reason,
         ]);
         if (r === null) return null;

@@ -40,7 +40,7 @@ local args = {}
 for n = 7, #ARGV, 2 do split(args, ARGV[n], ARGV[n + 1]) end
 hset(key, args)
 redis.call('PEXPIRE', key, retention(tonumber(createdAt), NOW))
-redis.call('ZADD', index, createdAt, id)
+redis.call('ZADD', index, createdAt, memberOf(id))
 -- The newest member has the furthest deadline: the index outlives every session it lists.
 local indexTtl = math.max(1, math.floor(tonumber(createdAt) + ABS - NOW + TOMB))
 if redis.call('PTTL', index) < indexTtl then redis.call('PEXPIRE', index, indexTtl) end

@@ -29,6 +29,19 @@ local function retention(c, a)
   return math.max(1, math.floor(math.min(a + IDLE, c + ABS) - NOW + TOMB))
 end
 
+-- Token hashes are base64url text (43 characters). Where a hash only decides which reason to REPORT,
+-- never whether to open a session, just its first HINT characters (48 bits) are kept: `p`, the
+-- previous hash after a rotation ('rotated' instead of 'unknown'), and `h` of a tombstone (its end
+-- reason instead of 'unknown'). A hint grants nothing: every path that opens, changes or ends a session
+-- compares the full hash `h` of a live record, and a tombstone can never become live again. A
+-- stranger's token matching a hint by chance (2^-48) would only be told another reason (and keep its
+-- cookie, for 'rotated'). 8 characters, not more: a rotated session must still fit the 192-byte
+-- listpack class that a typical one uses (see test/redis-memory.test.ts).
+local HINT = 8
+local function hint(hash)
+  return string.sub(hash, 1, HINT)
+end
+
 -- <prefix>s:{<tag>}<rest of id>
 local function sessionKey(id)
   return PREFIX .. 's:{' .. string.sub(id, 1, 4) .. '}' .. string.sub(id, 5)
@@ -39,17 +52,28 @@ local function indexKey(id, userId)
   return PREFIX .. 'u:{' .. string.sub(id, 1, 4) .. '}' .. userId
 end
 
+-- The <tag> of a session key or index key (both are <prefix><letter>:{<tag>}...).
+local function tagOf(key)
+  return string.sub(key, #PREFIX + 4, #PREFIX + 7)
+end
+
 -- The session id inside a session key.
 local function idOfKey(key)
-  local p = #PREFIX
-  return string.sub(key, p + 4, p + 7) .. string.sub(key, p + 9)
+  return tagOf(key) .. string.sub(key, #PREFIX + 9)
+end
+
+-- A session's member in its user's index: the id without its tag, which the index key already carries
+-- (4 bytes less per member). Within one index every member shares that tag, so members sort as ids do.
+local function memberOf(id)
+  return string.sub(id, 5)
 end
 
 -- Values longer than CHUNK bytes are stored in pieces: x = bytes 1..64, x1 = 65..128, x2, ... Redis
 -- keeps a hash in its compact listpack encoding only while every value is at most
--- hash-max-listpack-value bytes (default 64); a single 110-byte user agent would otherwise turn the
--- whole hash into a hashtable at about twice the memory. Field names are one letter, so a name
--- longer than one character is always a continuation piece.
+-- hash-max-listpack-value bytes (default 64); a single longer value (data, or a user agent that the
+-- compact encoding can't shrink) would otherwise turn the whole hash into a hashtable at about twice
+-- the memory. Field names are one letter, so a name longer than one character is always a
+-- continuation piece.
 local CHUNK = 64
 
 -- Joins the pieces of field f: `known` holds pieces 1.. already read (false = absent); later pieces
@@ -71,7 +95,7 @@ end
 
 -- The whole record: rec.<letter> = value (pieces joined; nil when absent), rec._n.<letter> = number
 -- of pieces when more than one. One HMGET covers every field and the pieces of typical long values
--- (ids up to 128 bytes, user agents up to 192, data up to 128); longer values cost one HGET per piece.
+-- (ids up to 128 bytes, encoded user agents up to 192, data up to 128); longer values cost one HGET per piece.
 -- A missing key reads as an empty record.
 local function load(key)
   local v = redis.call('HMGET', key, 'h', 'u', 'c', 'a', 'd', 'g', 'i', 'r', 'q', 'e', 'p', 't',
@@ -169,16 +193,16 @@ local function isLive(rec)
   return miss == nil, miss
 end
 
--- Ends a session: the key becomes a tombstone {h, e, t} for tombstoneMs (so a late request with the
--- same token learns why), and the id leaves the user's index. A tombstone can never be revived: every
--- script treats a record with `e` (or without `c`) as not live.
+-- Ends a session: the key becomes a tombstone {h = hint of the hash, e, t} for tombstoneMs (so a late
+-- request with the same token learns why), and the id leaves the user's index. A tombstone can never
+-- be revived: every script treats a record with `e` (or without `c`) as not live.
 local function finish(key, h, reason, index, id)
   redis.call('DEL', key)
   if TOMB > 0 then
-    redis.call('HSET', key, 'h', h, 'e', reason, 't', NOW_S)
+    redis.call('HSET', key, 'h', hint(h), 'e', reason, 't', NOW_S)
     redis.call('PEXPIRE', key, math.max(1, math.floor(TOMB)))
   end
-  redis.call('ZREM', index, id)
+  redis.call('ZREM', index, memberOf(id))
 end
 
 -- The live sessions of a user index, in index order (createdAt, then id). Every other member (key
@@ -188,13 +212,15 @@ end
 local function liveSessions(index)
   redis.call('ZREMRANGEBYSCORE', index, '-inf', NOW - ABS)
   local live = {}
-  for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+  local tag = tagOf(index)
+  for _, member in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    local id = tag .. member
     local key = sessionKey(id)
     local rec = load(key)
     if isLive(rec) then
       live[#live + 1] = { id = id, key = key, rec = rec }
     else
-      redis.call('ZREM', index, id)
+      redis.call('ZREM', index, member)
     end
   end
   return live

@@ -4,18 +4,19 @@
 -- ends the session right here (tombstone + index removal) and says so once (status 2); an ended or
 -- expired record is never touched back to life. Pending patches (q) are folded into d on the way.
 --
--- KEYS[1] session key. ARGV[3] SHA-256 of the token (32 raw bytes).
+-- KEYS[1] session key. ARGV[3] SHA-256 of the token (base64url).
 -- Reply: {1, u, c, d, g, i, r} live (a = now) | {0, reason} | {2, reason, u, c, a, d, g, i, r, q}.
 
 local key = KEYS[1]
 local hash = ARGV[3]
 local rec = load(key)
-if rec.h ~= hash then
-  if rec.p == hash then return { 0, 'rotated' } end
+if rec.e then
+  -- A tombstone: its h is a hint, enough to tell the same token why its session ended.
+  if rec.h == hint(hash) and rec.t and NOW < tonumber(rec.t) + TOMB then return { 0, rec.e } end
   return { 0, 'unknown' }
 end
-if rec.e then
-  if rec.t and NOW < tonumber(rec.t) + TOMB then return { 0, rec.e } end
+if rec.h ~= hash then
+  if rec.p and rec.p == hint(hash) then return { 0, 'rotated' } end
   return { 0, 'unknown' }
 end
 
