@@ -1,0 +1,200 @@
+/**
+ * Operator CLI (`pnpm cli ...` from the repository root). Uses the same environment as the server.
+ * With the embedded database it takes the data-dir lock like the server does, so it refuses to run
+ * (with a clear message) while a server uses that directory instead of corrupting it.
+ */
+import { pathToFileURL } from 'node:url';
+import { type ComposeOptions, compose } from './compose.js';
+import { DataDirLockedError } from './db/data-dir-lock.js';
+import { type Config, EnvError, loadEnv } from './env.js';
+import { createLogger } from './logger.js';
+import { describeUserAgent } from './sessions/user-agent.js';
+import { checkPassword } from './users/password-policy.js';
+import { EmailTakenError, ROLES, type Role } from './users/repository.js';
+
+export const USAGE = `Usage: pnpm cli <command> [options]
+
+  users create --email E --password P [--role admin]   create a user (role: user by default)
+  users set-role --email E --role user|admin           change a role; live sessions follow on their next request
+  users list                                           list users
+  sessions list --email E                              list a user's live sessions
+  sessions revoke-all --email E                        end every session of a user
+
+Uses the server's environment (DATABASE_URL or DATA_DIR, REDIS_URL, ...; see apps/server/.env.example).`;
+
+class UsageError extends Error {}
+
+function parseFlags(args: string[]): Record<string, string> {
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}'`);
+    const eq = arg.indexOf('=');
+    if (eq !== -1) {
+      flags[arg.slice(2, eq)] = arg.slice(eq + 1);
+      continue;
+    }
+    const value = args[i + 1];
+    if (value === undefined || value.startsWith('--')) throw new UsageError(`${arg} needs a value`);
+    flags[arg.slice(2)] = value;
+    i++;
+  }
+  return flags;
+}
+
+const need = (flags: Record<string, string>, name: string): string => {
+  const v = flags[name];
+  if (!v) throw new UsageError(`--${name} is required`);
+  return v;
+};
+
+const asRole = (value: string): Role => {
+  if (!(ROLES as readonly string[]).includes(value))
+    throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+  return value as Role;
+};
+
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** Runs one CLI command; returns the exit code (0 ok, 1 failed, 2 usage). */
+export async function runCli(
+  argv: string[],
+  config: Config,
+  io: CliIo,
+  composeOptions: ComposeOptions = {},
+): Promise<number> {
+  const [group, command, ...rest] = argv;
+  if (!group || group === 'help' || group === '--help' || group === '-h') {
+    io.out(USAGE);
+    return group ? 0 : 2;
+  }
+  let flags: Record<string, string>;
+  try {
+    flags = parseFlags(rest);
+    if (!command) throw new UsageError('missing command');
+    if (
+      !['users create', 'users set-role', 'users list', 'sessions list', 'sessions revoke-all'].includes(
+        `${group} ${command}`,
+      )
+    ) {
+      throw new UsageError(`unknown command '${group} ${command}'`);
+    }
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.err(`error: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+
+  let runtime: Awaited<ReturnType<typeof compose>>;
+  try {
+    runtime = await compose(config, {
+      logger: createLogger({ logLevel: 'warn' }),
+      ...composeOptions,
+      role: 'cli',
+      demoUsers: false,
+    });
+  } catch (error) {
+    if (error instanceof DataDirLockedError) {
+      io.err(`error: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+
+  const { users, sessions, passwords } = runtime.deps;
+  const findUser = async (email: string) => {
+    const user = await users.findByEmail(email);
+    if (!user) throw new UsageError(`no user with email ${email}`);
+    return user;
+  };
+
+  try {
+    switch (`${group} ${command}`) {
+      case 'users create': {
+        const email = need(flags, 'email').trim();
+        const password = need(flags, 'password');
+        const role = flags.role ? asRole(flags.role) : 'user';
+        if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254)
+          throw new UsageError(`'${email}' is not an email address`);
+        const check = checkPassword(password, { email });
+        if (!check.ok) throw new UsageError(`password refused: ${check.problem}`);
+        const user = await users.create({ email, passwordHash: await passwords.hash(password), role });
+        io.out(`created ${user.role} ${user.email} (id ${user.id})`);
+        return 0;
+      }
+      case 'users set-role': {
+        const user = await findUser(need(flags, 'email'));
+        const role = asRole(need(flags, 'role'));
+        await users.setRole(user.id, role);
+        const updated = await sessions.updateUserSessions(user.id, { role }, { rotate: true });
+        io.out(`${user.email} is now ${role} (${updated} live session${updated === 1 ? '' : 's'} updated)`);
+        return 0;
+      }
+      case 'users list': {
+        const list = await users.list({ limit: 10_000, offset: 0 });
+        for (const u of list)
+          io.out(`${u.id}  ${u.role.padEnd(5)}  ${u.mfaSecret ? 'mfa' : '   '}  ${u.email}`);
+        io.out(`${list.length} user${list.length === 1 ? '' : 's'}`);
+        return 0;
+      }
+      case 'sessions list': {
+        const user = await findUser(need(flags, 'email'));
+        const list = await sessions.list(user.id);
+        for (const s of list) {
+          const d = describeUserAgent(s.userAgent);
+          io.out(
+            `${s.id}  created ${iso(s.createdAt)}  last ${iso(s.lastActivityAt)}  ip ${s.ip ?? '-'}  ` +
+              `${[d.browser, d.os, d.device].filter(Boolean).join(', ') || '-'}`,
+          );
+        }
+        io.out(`${list.length} live session${list.length === 1 ? '' : 's'} for ${user.email}`);
+        return 0;
+      }
+      case 'sessions revoke-all': {
+        const user = await findUser(need(flags, 'email'));
+        const n = await sessions.revokeAll(user.id, 'revoked');
+        io.out(`ended ${n} session${n === 1 ? '' : 's'} of ${user.email}`);
+        return 0;
+      }
+      default:
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof EmailTakenError) {
+      io.err(`error: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await runtime.close();
+  }
+}
+
+// Run when executed directly (not when imported by tests).
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const io: CliIo = {
+    out: (l) => process.stdout.write(`${l}\n`),
+    err: (l) => process.stderr.write(`${l}\n`),
+  };
+  let config: Config;
+  try {
+    config = loadEnv();
+  } catch (error) {
+    if (error instanceof EnvError) {
+      io.err(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  runCli(process.argv.slice(2), config, io)
+    .then((code) => process.exit(code))
+    .catch((error: unknown) => {
+      io.err(`error: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,100 @@
+/**
+ * Entry point (`pnpm start` from the repository root, or `node dist/main.js`): validate the
+ * environment, compose, listen, print where sessions live and how to sign in, stop cleanly on
+ * SIGINT/SIGTERM.
+ */
+import { compose, type Runtime } from './compose.js';
+import { DataDirLockedError } from './db/data-dir-lock.js';
+import { EnvError, loadEnv } from './env.js';
+import { createServer } from './server.js';
+
+const print = (lines: string[]) => process.stdout.write(`${lines.join('\n')}\n`);
+
+function banner(url: string, runtime: Runtime): string[] {
+  const { config, storeLabel } = runtime.deps;
+  const lines = [
+    '',
+    `Tessera is listening on ${url} (NODE_ENV=${config.nodeEnv})`,
+    `  users:    ${runtime.databaseLabel}`,
+    `  sessions: ${storeLabel}`,
+    `  cookie:   ${runtime.deps.sessions.cookieName}${config.cookieSecure ? ' (Secure)' : ' (not Secure: development only)'}`,
+    `  idle ${config.session.idleTimeoutMs / 60_000} min, absolute ${config.session.absoluteTimeoutMs / 3_600_000} h, ` +
+      `max ${config.session.maxPerUser} per user (${config.session.limitPolicy})`,
+    '',
+  ];
+  if (runtime.demo) {
+    lines.push(
+      'Demo accounts were created (shown this once; change their passwords or remove the data dir):',
+    );
+    const width = Math.max(...runtime.demo.map((a) => a.email.length));
+    for (const a of runtime.demo)
+      lines.push(`  ${a.role.padEnd(5)}  ${a.email.padEnd(width)}  password: ${a.password}`);
+  } else {
+    lines.push('Sign in with an existing account, or create one:');
+    lines.push(
+      "  pnpm cli users create --email you@example.com --password 'a long passphrase' [--role admin]",
+    );
+  }
+  lines.push(
+    config.webDistDir
+      ? `Open ${config.appOrigin} to sign in.`
+      : `Sign in through the API: POST ${config.appOrigin}/trpc/auth.login {"email","password"} (Origin: ${config.appOrigin})`,
+    '',
+  );
+  return lines;
+}
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadEnv>;
+  try {
+    config = loadEnv();
+  } catch (error) {
+    if (error instanceof EnvError) {
+      process.stderr.write(`${error.message}\nSee apps/server/.env.example.\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+
+  let runtime: Runtime;
+  try {
+    runtime = await compose(config);
+  } catch (error) {
+    if (error instanceof DataDirLockedError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+
+  const server = createServer(runtime.deps);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    runtime.deps.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await server.stop().catch(() => {});
+    await runtime.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+
+  try {
+    const url = await server.start();
+    print(banner(url, runtime));
+  } catch (error) {
+    process.stderr.write(`Could not listen on ${config.host}:${config.port}: ${(error as Error).message}\n`);
+    await runtime.close();
+    process.exit(1);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `Tessera failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,72 @@
+import { TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { adminProcedure, router } from '../trpc.js';
+import { publicUser, ROLES } from '../users/repository.js';
+
+export const adminRouter = router({
+  /** Users, oldest first (paged). */
+  listUsers: adminProcedure
+    .input(
+      z
+        .object({
+          limit: z.number().int().min(1).max(500).default(100),
+          offset: z.number().int().min(0).default(0),
+        })
+        .optional(),
+    )
+    .query(async ({ ctx, input }) => {
+      const { users } = ctx.deps;
+      const page = { limit: input?.limit ?? 100, offset: input?.offset ?? 0 };
+      const [list, total] = await Promise.all([users.list(page), users.count()]);
+      return {
+        total,
+        users: list.map((u) => ({
+          ...publicUser(u),
+          createdAt: u.createdAt,
+          passwordChangedAt: u.passwordChangedAt,
+        })),
+      };
+    }),
+
+  /**
+   * Changes a user's role. Every live session of that user gets the new role at once (a demotion
+   * applies on its very next request) and a new token on that request (privilege change).
+   */
+  setRole: adminProcedure
+    .input(z.object({ userId: z.string().min(1).max(64), role: z.enum(ROLES) }))
+    .mutation(async ({ ctx, input }) => {
+      const { users, sessions, log } = ctx.deps;
+      const target = await users.findById(input.userId);
+      if (!target) throw new TRPCError({ code: 'NOT_FOUND', message: 'No such user' });
+      if (target.role === 'admin' && input.role !== 'admin' && (await users.countAdmins()) <= 1) {
+        throw new TRPCError({
+          code: 'CONFLICT',
+          message: 'This is the last administrator: promote another one first.',
+        });
+      }
+      const updated = await users.setRole(target.id, input.role);
+      if (!updated) throw new TRPCError({ code: 'NOT_FOUND', message: 'No such user' });
+      const sessionsUpdated = await sessions.updateUserSessions(
+        target.id,
+        { role: input.role },
+        { rotate: true },
+      );
+      log.info(
+        { by: ctx.session.userId, userId: target.id, role: input.role, sessionsUpdated },
+        'role changed',
+      );
+      return { user: publicUser(updated), sessionsUpdated };
+    }),
+
+  /** Ends every session of a user (ASVS 5.0 7.4.5: administrators can terminate a user's sessions). */
+  revokeUserSessions: adminProcedure
+    .input(z.object({ userId: z.string().min(1).max(64) }))
+    .mutation(async ({ ctx, input }) => {
+      const { users, sessions, log } = ctx.deps;
+      const target = await users.findById(input.userId);
+      if (!target) throw new TRPCError({ code: 'NOT_FOUND', message: 'No such user' });
+      const revoked = await sessions.revokeAll(target.id, 'revoked');
+      log.info({ by: ctx.session.userId, userId: target.id, revoked }, 'sessions revoked by an admin');
+      return { revoked };
+    }),
+});

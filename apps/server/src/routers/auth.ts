@@ -1,0 +1,226 @@
+import { z } from 'zod';
+import {
+  endPresentedSession,
+  issueSession,
+  MFA_CHALLENGE_ATTEMPTS,
+  MFA_CHALLENGE_TTL_MS,
+  readPending,
+  type SignInResult,
+  setMfaChallengeCookie,
+} from '../auth/sign-in.js';
+import { matchTotp } from '../auth/totp.js';
+import type { Context } from '../context.js';
+import { badInput, forbidden, unauthorized } from '../errors.js';
+import { throttleAccount, throttleIp } from '../security/throttle.js';
+import { authedProcedure, freshUntil, publicProcedure, router, sessionData } from '../trpc.js';
+import { checkPassword } from '../users/password-policy.js';
+import { publicUser, type User } from '../users/repository.js';
+import { email, password, totpCode } from './inputs.js';
+
+const INVALID_CREDENTIALS = 'Invalid email or password';
+
+/** The signed-in user, or UNAUTHORIZED when the account is gone (its session then ends too). */
+async function currentUser(ctx: Context & { session: NonNullable<Context['session']> }): Promise<User> {
+  const user = await ctx.deps.users.findById(ctx.session.userId);
+  if (user) return user;
+  await endPresentedSession(ctx);
+  throw unauthorized('unknown', 'This account no longer exists');
+}
+
+/** Rehashes with the current parameters after a successful verification (never fails the request). */
+function upgradeHashInBackground(ctx: Context, user: User, plain: string): void {
+  const { passwords, users, log } = ctx.deps;
+  if (!passwords.needsRehash(user.passwordHash)) return;
+  void passwords
+    .hash(plain)
+    .then((next) => users.upgradeHash(user.id, user.passwordHash, next))
+    .catch((error: unknown) => log.warn({ err: error, userId: user.id }, 'password rehash failed'));
+}
+
+export const authRouter = router({
+  /**
+   * Password sign-in. Whatever the outcome, the session the request carried ends first (fixation).
+   * Every credential failure gets the same error, and unknown emails cost the same argon2 time.
+   */
+  login: publicProcedure
+    .input(z.object({ email, password }))
+    .mutation(async ({ ctx, input }): Promise<SignInResult> => {
+      const { users, passwords, grants, clock, log } = ctx.deps;
+      await throttleIp(ctx);
+      const account = await throttleAccount(ctx, input.email);
+      await endPresentedSession(ctx);
+      if (ctx.mfaChallenge) {
+        await grants.take('mfa', ctx.mfaChallenge);
+        setMfaChallengeCookie(ctx, null);
+      }
+      const user = await users.findByEmail(input.email);
+      const ok = user
+        ? await passwords.verify(user.passwordHash, input.password)
+        : await passwords.verifyDummy(input.password);
+      if (!user || !ok) {
+        log.info({ userId: user?.id, ip: ctx.meta.ip }, 'sign-in failed');
+        throw unauthorized('invalid_credentials', INVALID_CREDENTIALS);
+      }
+      await account.succeeded();
+      upgradeHashInBackground(ctx, user, input.password);
+      const authAt = clock();
+      if (user.mfaSecret) {
+        const token = await grants.issue('mfa', {
+          userId: user.id,
+          payload: { authAt, mfa: true, passwordChangedAt: user.passwordChangedAt },
+          ttlMs: MFA_CHALLENGE_TTL_MS,
+          maxAttempts: MFA_CHALLENGE_ATTEMPTS,
+        });
+        setMfaChallengeCookie(ctx, token);
+        return { status: 'mfa_required' };
+      }
+      return issueSession(ctx, user, { authAt, mfa: false, passwordChangedAt: user.passwordChangedAt });
+    }),
+
+  /** Second step of an MFA sign-in: the code from the authenticator app. The challenge dies on success. */
+  verifyMfa: publicProcedure.input(z.object({ code: totpCode })).mutation(async ({ ctx, input }) => {
+    const { users, grants, clock } = ctx.deps;
+    await throttleIp(ctx);
+    const token = ctx.mfaChallenge;
+    const invalid = () => {
+      setMfaChallengeCookie(ctx, null);
+      return unauthorized(
+        'mfa_challenge_invalid',
+        'This sign-in expired or had too many attempts. Please sign in again.',
+      );
+    };
+    if (!token) throw invalid();
+    const grant = await grants.attempt('mfa', token);
+    if (!grant) throw invalid();
+    const pending = readPending(grant.payload);
+    const user = await users.findById(grant.userId);
+    if (!user?.mfaSecret || user.passwordChangedAt !== pending.passwordChangedAt) {
+      await grants.take('mfa', token);
+      throw invalid();
+    }
+    const account = await throttleAccount(ctx, user.email);
+    const step = matchTotp(user.mfaSecret, input.code, clock());
+    if (step === null || !(await users.consumeTotpStep(user.id, step))) {
+      throw unauthorized(
+        'invalid_code',
+        'That code is not valid. Check your authenticator app and try again.',
+      );
+    }
+    await account.succeeded();
+    // Single use: of two parallel verifications with valid codes, one wins.
+    if (!(await grants.take('mfa', token))) throw invalid();
+    setMfaChallengeCookie(ctx, null);
+    await endPresentedSession(ctx);
+    return issueSession(ctx, user, { ...pending, mfa: true });
+  }),
+
+  /**
+   * After a CONFLICT from the `reject` limit policy: ends the chosen session and signs in. The ticket
+   * works once, for its user, for 5 minutes.
+   */
+  resolveSessionLimit: publicProcedure
+    .input(z.object({ ticket: z.string().min(1).max(128), revokeSessionId: z.string().min(1).max(64) }))
+    .mutation(async ({ ctx, input }) => {
+      const { users, grants, sessions } = ctx.deps;
+      const grant = await grants.take('limit', input.ticket);
+      if (!grant) throw unauthorized('ticket_invalid', 'This choice expired. Please sign in again.');
+      const pending = readPending(grant.payload);
+      const user = await users.findById(grant.userId);
+      if (!user || user.passwordChangedAt !== pending.passwordChangedAt) {
+        throw unauthorized('ticket_invalid', 'This choice expired. Please sign in again.');
+      }
+      await sessions.revoke(user.id, input.revokeSessionId, 'revoked');
+      await endPresentedSession(ctx);
+      // If that session wasn't live any more and the user is still at the limit: a new ticket, CONFLICT.
+      return issueSession(ctx, user, pending);
+    }),
+
+  /** Ends the session server-side and clears the cookie. Works (and clears) without a live session too. */
+  logout: publicProcedure.mutation(async ({ ctx }) => {
+    const { ended, cookie } = await ctx.deps.sessions.destroy(ctx.presentedToken);
+    ctx.response.cookies.set(cookie.name, cookie);
+    if (ctx.mfaChallenge) {
+      await ctx.deps.grants.take('mfa', ctx.mfaChallenge);
+      setMfaChallengeCookie(ctx, null);
+    }
+    return { ended };
+  }),
+
+  /** Who is signed in, and the session's deadlines. UNAUTHORIZED with `data.reason` otherwise. */
+  me: authedProcedure.query(async ({ ctx }) => {
+    const user = await currentUser(ctx);
+    const s = ctx.session;
+    const data = sessionData(s);
+    return {
+      user: { ...publicUser(user), role: data.role },
+      session: {
+        id: s.id,
+        createdAt: s.createdAt,
+        lastActivityAt: s.lastActivityAt,
+        idleExpiresAt: s.idleExpiresAt,
+        absoluteExpiresAt: s.absoluteExpiresAt,
+        /** Until when sensitive actions work without auth.reauthenticate. */
+        freshUntil: freshUntil(ctx, s),
+        mfa: data.mfa,
+      },
+    };
+  }),
+
+  /** "Stay signed in": the validation in createContext already slid the idle deadline; report it. */
+  ping: authedProcedure.mutation(({ ctx }) => ({
+    idleExpiresAt: ctx.session.idleExpiresAt,
+    absoluteExpiresAt: ctx.session.absoluteExpiresAt,
+  })),
+
+  /** Re-enter the password: the session rotates and counts as fresh for FRESH_AUTH_WINDOW. */
+  reauthenticate: authedProcedure.input(z.object({ password })).mutation(async ({ ctx, input }) => {
+    const { passwords, sessions, clock } = ctx.deps;
+    await throttleIp(ctx);
+    const user = await currentUser(ctx);
+    const account = await throttleAccount(ctx, user.email);
+    if (!(await passwords.verify(user.passwordHash, input.password))) {
+      throw forbidden('invalid_credentials', 'Wrong password');
+    }
+    await account.succeeded();
+    // A new token on re-authentication too (ASVS 5.0 7.2.4); id, createdAt and metadata stay.
+    const rotated = await sessions.rotate(ctx.token, { authAt: clock() });
+    if (!rotated) throw unauthorized('unknown', 'This session ended');
+    ctx.response.cookies.set(rotated.cookie.name, rotated.cookie);
+    ctx.session = rotated.session;
+    ctx.token = rotated.token;
+    return { freshUntil: freshUntil(ctx, rotated.session) };
+  }),
+
+  /**
+   * New password (OWASP policy), then: this session rotates, every other session of the user ends
+   * (reason `password_changed`). Returns how many ended.
+   */
+  changePassword: authedProcedure
+    .input(z.object({ currentPassword: password, newPassword: z.string().max(1024) }))
+    .mutation(async ({ ctx, input }) => {
+      const { passwords, users, sessions, clock, log } = ctx.deps;
+      await throttleIp(ctx);
+      const user = await currentUser(ctx);
+      const account = await throttleAccount(ctx, user.email);
+      if (!(await passwords.verify(user.passwordHash, input.currentPassword))) {
+        throw forbidden('invalid_credentials', 'Wrong current password');
+      }
+      await account.succeeded();
+      const check = checkPassword(input.newPassword, { email: user.email });
+      const problem = !check.ok
+        ? check.problem
+        : input.newPassword === input.currentPassword
+          ? 'Choose a password different from the current one.'
+          : null;
+      if (problem) {
+        throw badInput('newPassword', problem);
+      }
+      const now = clock();
+      await users.setPassword(user.id, await passwords.hash(input.newPassword), now);
+      const revoked = await sessions.revokeAllExcept(user.id, ctx.session.id, 'password_changed');
+      const rotated = await sessions.rotate(ctx.token, { authAt: now });
+      if (rotated) ctx.response.cookies.set(rotated.cookie.name, rotated.cookie);
+      log.info({ userId: user.id, sessionId: ctx.session.id, revoked }, 'password changed');
+      return { revoked };
+    }),
+});

@@ -1,0 +1,17 @@
+import { router } from '../trpc.js';
+import { adminRouter } from './admin.js';
+import { authRouter } from './auth.js';
+import { eventsRouter } from './events.js';
+import { mfaRouter } from './mfa.js';
+import { sessionsRouter } from './sessions.js';
+
+export const appRouter = router({
+  auth: authRouter,
+  mfa: mfaRouter,
+  sessions: sessionsRouter,
+  admin: adminRouter,
+  events: eventsRouter,
+});
+
+/** The API's type, for clients (`import type { AppRouter } from '@tessera/server'`). */
+export type AppRouter = typeof appRouter;

@@ -1,0 +1,40 @@
+import { TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { describeUserAgent } from '../sessions/user-agent.js';
+import { authedProcedure, freshProcedure, router } from '../trpc.js';
+import { sessionId } from './inputs.js';
+
+export const sessionsRouter = router({
+  /** Every live session of the signed-in user, oldest first; `current` marks this one. Never a token. */
+  list: authedProcedure.query(async ({ ctx }) => {
+    const sessions = await ctx.deps.sessions.list(ctx.session.userId);
+    return sessions.map((s) => ({
+      id: s.id,
+      current: s.id === ctx.session.id,
+      ...describeUserAgent(s.userAgent),
+      userAgent: s.userAgent,
+      ip: s.ip,
+      createdAt: s.createdAt,
+      lastActivityAt: s.lastActivityAt,
+      idleExpiresAt: s.idleExpiresAt,
+      absoluteExpiresAt: s.absoluteExpiresAt,
+    }));
+  }),
+
+  /** Ends another session of this user (it is rejected on its very next request, on any instance). */
+  revoke: freshProcedure.input(z.object({ sessionId })).mutation(async ({ ctx, input }) => {
+    if (input.sessionId === ctx.session.id) {
+      throw new TRPCError({ code: 'BAD_REQUEST', message: 'Use auth.logout to end the current session.' });
+    }
+    const ended = await ctx.deps.sessions.revoke(ctx.session.userId, input.sessionId, 'revoked');
+    // Someone else's session id, an ended one and a made-up one look alike.
+    if (!ended) throw new TRPCError({ code: 'NOT_FOUND', message: 'No such session' });
+    return { revoked: true };
+  }),
+
+  /** Ends every session of this user but the current one. Returns how many. */
+  revokeOthers: freshProcedure.mutation(async ({ ctx }) => {
+    const revoked = await ctx.deps.sessions.revokeAllExcept(ctx.session.userId, ctx.session.id, 'revoked');
+    return { revoked };
+  }),
+});

@@ -1,0 +1,134 @@
+/**
+ * `createServer(deps)` builds the Fastify app around already-composed dependencies and returns
+ * `{ app, start, stop }`: main.ts and the tests share it. It opens no connection itself (compose.ts
+ * does) and `stop` closes only the HTTP server.
+ */
+import helmet from '@fastify/helmet';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AppDeps } from './deps.js';
+import { staticPlugin } from './http/static.js';
+import { trpcPlugin } from './http/trpc-plugin.js';
+
+export interface TesseraServer {
+  app: FastifyInstance;
+  /** Listens (on the configured port/host unless given) and returns the base URL. */
+  start(options?: { port?: number; host?: string }): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const READY_CHECK_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export function createServer(deps: AppDeps): TesseraServer {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    // Fastify accepts a hop count at run time; its typings only list the other forms.
+    trustProxy: config.trustProxy as boolean | string[],
+    routerOptions: { maxParamLength: 5000 },
+    // tRPC inputs here are small; anything bigger is refused (413) before parsing.
+    bodyLimit: 64 * 1024,
+    // Don't let clients choose request ids that end up in our logs.
+    requestIdHeader: false,
+    return503OnClosing: true,
+  });
+
+  app.register(helmet, {
+    // A strict CSP for the SPA served from this origin (no inline script, no third parties).
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        ...(config.cookieSecure && config.appOrigin.startsWith('https:')
+          ? { upgradeInsecureRequests: [] }
+          : {}),
+      },
+    },
+    crossOriginEmbedderPolicy: false,
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+    referrerPolicy: { policy: 'no-referrer' },
+    // HSTS only makes sense when the app is served over https.
+    strictTransportSecurity: config.appOrigin.startsWith('https:')
+      ? { maxAge: 31_536_000, includeSubDomains: true }
+      : false,
+  });
+
+  app.get('/healthz', async (_req, reply) => {
+    reply.header('cache-control', 'no-store');
+    return { status: 'ok' };
+  });
+
+  app.get('/readyz', async (_req, reply) => {
+    reply.header('cache-control', 'no-store');
+    const entries = await Promise.all(
+      Object.entries(deps.readiness).map(async ([name, check]) => {
+        try {
+          await withTimeout(check(), READY_CHECK_TIMEOUT_MS);
+          return [name, 'ok'] as const;
+        } catch (error) {
+          deps.log.warn({ err: error, check: name }, 'readiness check failed');
+          return [name, 'unavailable'] as const;
+        }
+      }),
+    );
+    const ready = entries.every(([, state]) => state === 'ok');
+    reply.code(ready ? 200 : 503);
+    return { status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(entries) };
+  });
+
+  // Subscriptions (server-sent events) would hold close() open: end them first.
+  const closing = new AbortController();
+  app.addHook('preClose', async () => closing.abort());
+  app.register(trpcPlugin, { prefix: '/trpc', deps, closing: closing.signal });
+
+  if (config.webDistDir && config.nodeEnv === 'production') {
+    app.register(staticPlugin, { root: config.webDistDir });
+  } else {
+    app.get('/', async (_req, reply) => {
+      reply.header('content-type', 'text/plain; charset=utf-8');
+      return [
+        'Tessera server is running.',
+        'API: /trpc (tRPC over HTTP). Health: /healthz, /readyz.',
+        config.webDistDir
+          ? 'The web app is served here in production mode (NODE_ENV=production).'
+          : 'The web app is not built (no apps/web/dist); build it to have it served here.',
+        '',
+      ].join('\n');
+    });
+  }
+
+  return {
+    app,
+    async start(options = {}) {
+      await app.listen({ port: options.port ?? config.port, host: options.host ?? config.host });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      const host = options.host ?? config.host;
+      const shown =
+        host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+      return `http://${shown}:${port}`;
+    },
+    async stop() {
+      await app.close();
+    },
+  };
+}

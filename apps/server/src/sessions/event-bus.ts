@@ -1,0 +1,104 @@
+/**
+ * Delivers "this session ended" to whoever listens for that session id (the events.onSessionEnded
+ * subscription), on every instance: through Redis pub/sub when Redis is the store, in-process
+ * otherwise (the SQL store runs one instance per database... or several, which then only hear their
+ * own events; the subscription also polls the store at the session's deadline, so nothing is missed
+ * for long).
+ */
+import type { EndReason, SessionEvent } from '@tessera/session-core';
+import type { Cluster, Redis } from 'ioredis';
+
+export interface SessionEnded {
+  sessionId: string;
+  reason: EndReason | 'ended';
+  at: number;
+}
+
+export interface SessionEventBus {
+  /** Called for every manager event; forwards the ones that end a session. */
+  publish(event: SessionEvent): void;
+  /** Listens for the end of one session. Returns the unsubscribe function. */
+  subscribe(sessionId: string, listener: (ended: SessionEnded) => void): () => void;
+  close(): Promise<void>;
+}
+
+const ENDING = new Set(['revoked', 'evicted', 'expired', 'destroyed']);
+
+function localListeners() {
+  const listeners = new Map<string, Set<(ended: SessionEnded) => void>>();
+  return {
+    deliver(ended: SessionEnded) {
+      for (const listener of listeners.get(ended.sessionId) ?? []) listener(ended);
+    },
+    subscribe(sessionId: string, listener: (ended: SessionEnded) => void) {
+      const set = listeners.get(sessionId) ?? new Set();
+      listeners.set(sessionId, set);
+      set.add(listener);
+      return () => {
+        set.delete(listener);
+        if (set.size === 0) listeners.delete(sessionId);
+      };
+    },
+  };
+}
+
+const toEnded = (e: SessionEvent): SessionEnded => ({
+  sessionId: e.sessionId,
+  reason: e.reason ?? 'ended',
+  at: e.at,
+});
+
+export function localEventBus(): SessionEventBus {
+  const local = localListeners();
+  return {
+    publish(event) {
+      if (ENDING.has(event.type)) local.deliver(toEnded(event));
+    },
+    subscribe: local.subscribe,
+    close: async () => {},
+  };
+}
+
+/**
+ * Redis pub/sub on `<prefix>events`. `subscriber` must be a dedicated connection (a client in
+ * subscriber mode can't run other commands): pass `client.duplicate()`. A publish that fails (Redis
+ * down) is delivered locally at least.
+ */
+export function redisEventBus(options: {
+  publisher: Redis | Cluster;
+  subscriber: Redis | Cluster;
+  prefix?: string;
+  onError?: (error: unknown) => void;
+}): SessionEventBus {
+  const channel = `${options.prefix ?? 'tessera:'}events`;
+  const local = localListeners();
+  const { publisher, subscriber } = options;
+  subscriber.on('message', (ch: string, message: string) => {
+    if (ch !== channel) return;
+    try {
+      local.deliver(JSON.parse(message) as SessionEnded);
+    } catch (error) {
+      options.onError?.(error);
+    }
+  });
+  // Subscribe once connected (no offline queue: a command sent earlier would just fail); ioredis
+  // re-subscribes by itself after a reconnect.
+  const subscribe = () =>
+    void subscriber.subscribe(channel).catch((error: unknown) => options.onError?.(error));
+  if (subscriber.status === 'ready') subscribe();
+  else subscriber.once('ready', subscribe);
+  return {
+    publish(event) {
+      if (!ENDING.has(event.type)) return;
+      const ended = toEnded(event);
+      publisher.publish(channel, JSON.stringify(ended)).catch((error: unknown) => {
+        options.onError?.(error);
+        local.deliver(ended);
+      });
+    },
+    subscribe: local.subscribe,
+    async close() {
+      subscriber.disconnect();
+    },
+  };
+}

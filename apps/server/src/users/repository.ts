@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import { type Database, toNumber } from '../db/database.js';
+
+export type Role = 'user' | 'admin';
+export const ROLES = ['user', 'admin'] as const;
+
+export interface User {
+  id: string;
+  email: string;
+  passwordHash: string;
+  role: Role;
+  /** Base32 TOTP secret; null when MFA is off. */
+  mfaSecret: string | null;
+  /** The last TOTP time step accepted, so a code can't be used twice. */
+  mfaLastStep: number | null;
+  passwordChangedAt: number;
+  createdAt: number;
+}
+
+/** What may be shown to the user themself or an admin: never the hash or the MFA secret. */
+export interface PublicUser {
+  id: string;
+  email: string;
+  role: Role;
+  mfaEnabled: boolean;
+}
+
+export const publicUser = (u: User): PublicUser => ({
+  id: u.id,
+  email: u.email,
+  role: u.role,
+  mfaEnabled: u.mfaSecret !== null,
+});
+
+export class EmailTakenError extends Error {
+  constructor(email: string) {
+    super(`a user with email ${email} already exists`);
+    this.name = 'EmailTakenError';
+  }
+}
+
+const COLUMNS = 'id, email, password_hash, role, mfa_secret, mfa_last_step, password_changed_at, created_at';
+
+function toUser(row: Record<string, unknown>): User {
+  return {
+    id: String(row.id),
+    email: String(row.email),
+    passwordHash: String(row.password_hash),
+    role: row.role === 'admin' ? 'admin' : 'user',
+    mfaSecret: row.mfa_secret == null ? null : String(row.mfa_secret),
+    mfaLastStep: row.mfa_last_step == null ? null : toNumber(row.mfa_last_step),
+    passwordChangedAt: toNumber(row.password_changed_at),
+    createdAt: toNumber(row.created_at),
+  };
+}
+
+export type UserRepository = ReturnType<typeof userRepository>;
+
+/** Users in `tessera_users`. Emails are unique case-insensitively (`lower(email)` index). */
+export function userRepository(db: Database, clock: () => number = Date.now) {
+  const one = async (sql: string, params: unknown[]): Promise<User | null> => {
+    const rows = await db.query(sql, params);
+    return rows[0] ? toUser(rows[0]) : null;
+  };
+
+  return {
+    findByEmail: (email: string) =>
+      one(`SELECT ${COLUMNS} FROM tessera_users WHERE lower(email) = lower($1)`, [email]),
+
+    findById: (id: string) => one(`SELECT ${COLUMNS} FROM tessera_users WHERE id = $1`, [id]),
+
+    /** @throws EmailTakenError */
+    async create(input: { email: string; passwordHash: string; role?: Role }): Promise<User> {
+      const now = clock();
+      try {
+        const user = await one(
+          `INSERT INTO tessera_users (id, email, password_hash, role, password_changed_at, created_at)
+           VALUES ($1, $2, $3, $4, $5, $5) RETURNING ${COLUMNS}`,
+          [randomUUID(), input.email, input.passwordHash, input.role ?? 'user', now],
+        );
+        return user!;
+      } catch (error) {
+        if ((error as { code?: unknown }).code === '23505') throw new EmailTakenError(input.email);
+        throw error;
+      }
+    },
+
+    async setPassword(id: string, passwordHash: string, changedAt = clock()): Promise<boolean> {
+      const rows = await db.query(
+        'UPDATE tessera_users SET password_hash = $2, password_changed_at = $3 WHERE id = $1 RETURNING id',
+        [id, passwordHash, changedAt],
+      );
+      return rows.length === 1;
+    },
+
+    /** Replaces the hash only if it is still `expected` (a rehash must not undo a password change). */
+    async upgradeHash(id: string, expected: string, passwordHash: string): Promise<void> {
+      await db.query('UPDATE tessera_users SET password_hash = $3 WHERE id = $1 AND password_hash = $2', [
+        id,
+        expected,
+        passwordHash,
+      ]);
+    },
+
+    setRole: (id: string, role: Role) =>
+      one(`UPDATE tessera_users SET role = $2 WHERE id = $1 RETURNING ${COLUMNS}`, [id, role]),
+
+    /** Turns MFA on (with the step just used for confirmation) or off (`secret` null). */
+    async setMfa(id: string, secret: string | null, step: number | null): Promise<void> {
+      await db.query('UPDATE tessera_users SET mfa_secret = $2, mfa_last_step = $3 WHERE id = $1', [
+        id,
+        secret,
+        step,
+      ]);
+    },
+
+    /**
+     * Records that the TOTP code of `step` was used. Atomic: of two requests with the same code only
+     * one gets true (RFC 6238 section 5.2: a verifier must not accept the same OTP twice).
+     */
+    async consumeTotpStep(id: string, step: number): Promise<boolean> {
+      const rows = await db.query(
+        `UPDATE tessera_users SET mfa_last_step = $2
+         WHERE id = $1 AND mfa_secret IS NOT NULL AND (mfa_last_step IS NULL OR mfa_last_step < $2)
+         RETURNING id`,
+        [id, step],
+      );
+      return rows.length === 1;
+    },
+
+    async list(options: { limit: number; offset: number }): Promise<User[]> {
+      const rows = await db.query(
+        `SELECT ${COLUMNS} FROM tessera_users ORDER BY created_at, id LIMIT $1 OFFSET $2`,
+        [options.limit, options.offset],
+      );
+      return rows.map(toUser);
+    },
+
+    async count(): Promise<number> {
+      const rows = await db.query('SELECT count(*) AS n FROM tessera_users');
+      return toNumber(rows[0]?.n ?? 0);
+    },
+
+    async countAdmins(): Promise<number> {
+      const rows = await db.query(`SELECT count(*) AS n FROM tessera_users WHERE role = 'admin'`);
+      return toNumber(rows[0]?.n ?? 0);
+    },
+  };
+}

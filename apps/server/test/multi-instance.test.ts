@@ -1,0 +1,146 @@
+/**
+ * Two server instances over one store: what one instance does (logout, revoke, role change, an MFA
+ * challenge, a session-limit ticket) holds on the other at its very next request.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totpCode } from '../src/auth/totp.js';
+import { PASSWORD, startApp, type TestApp, uniqueEmail } from './helpers/app.js';
+import type { HttpClient } from './helpers/http.js';
+import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+import { subscribeSessionEnded } from './helpers/sse.js';
+
+/** The same cookies, presented to the other instance. */
+const on = (app: TestApp, c: HttpClient) => {
+  const other = app.client();
+  for (const [k, v] of c.jar) other.jar.set(k, v);
+  return other;
+};
+
+describe('two instances sharing Redis (sessions) and PostgreSQL (users)', () => {
+  let db: TestDatabase;
+  let redis: TestRedis;
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    [db, redis] = await Promise.all([createTestDatabase(), startRedis()]);
+    const options = { databaseUrl: db.url, redisUrl: redis.url };
+    [a, b] = await Promise.all([startApp(options), startApp(options)]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await redis?.stop();
+    await db?.drop();
+  });
+
+  it('a session made on A works on B; logout on A is effective on B at once', async () => {
+    const onA = await a.signedIn(uniqueEmail());
+    const onB = on(b, onA);
+    expect((await onB.query('auth.me')).status).toBe(200);
+    expect((await onA.mutation('auth.logout')).status).toBe(200);
+    const r = await onB.query('auth.me');
+    expect(r.status).toBe(401);
+    expect(r.error?.data.reason).toBe('logged_out');
+  });
+
+  it('a revoke on A is effective on B at once', async () => {
+    const email = uniqueEmail();
+    const laptop = await a.signedIn(email);
+    const phone = b.client();
+    await phone.mutation('auth.login', { email, password: PASSWORD });
+    expect((await phone.query('auth.me')).status).toBe(200);
+    const r = await laptop.mutation('sessions.revoke', { sessionId: phone.sessionToken!.slice(0, 26) });
+    expect(r.status).toBe(200);
+    expect((await phone.query('auth.me')).error?.data.reason).toBe('revoked');
+  });
+
+  it('a role change on A rotates and applies on B', async () => {
+    const admin = await a.signedIn(uniqueEmail('admin'), { role: 'admin' });
+    const user = b.client();
+    const email = uniqueEmail();
+    await b.createUser(email);
+    await user.mutation('auth.login', { email, password: PASSWORD });
+    const id = (await user.query('auth.me')).data.user.id;
+    const before = user.sessionToken!;
+    await admin.mutation('admin.setRole', { userId: id, role: 'admin' });
+    expect((await user.query('admin.listUsers')).status).toBe(200);
+    expect(user.sessionToken).not.toBe(before);
+  });
+
+  it('an MFA challenge started on A can be finished on B', async () => {
+    const email = uniqueEmail();
+    const c = await a.signedIn(email);
+    const { secret } = (await c.mutation('mfa.beginEnrollment')).data;
+    await c.mutation('mfa.confirmEnrollment', { code: totpCode(secret, Date.now() - 30_000) });
+    const login = a.client();
+    expect((await login.mutation('auth.login', { email, password: PASSWORD })).data.status).toBe(
+      'mfa_required',
+    );
+    const r = await on(b, login).mutation('auth.verifyMfa', { code: totpCode(secret) });
+    expect(r.status).toBe(200);
+    expect(r.data.status).toBe('signed_in');
+  });
+
+  it('events.onSessionEnded on B hears a revoke made on A (Redis pub/sub)', async () => {
+    const email = uniqueEmail();
+    const watcher = await b.signedIn(email);
+    const stream = await subscribeSessionEnded(watcher);
+    expect(stream.contentType).toContain('text/event-stream');
+    const other = await a.client();
+    await other.mutation('auth.login', { email, password: PASSWORD });
+    await other.mutation('sessions.revoke', { sessionId: watcher.sessionToken!.slice(0, 26) });
+    const event = await stream.next();
+    stream.close();
+    expect(event).toMatchObject({ sessionId: watcher.sessionToken!.slice(0, 26), reason: 'revoked' });
+  });
+});
+
+describe('two instances sharing PostgreSQL only (sessions in SQL)', () => {
+  let db: TestDatabase;
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    [a, b] = await Promise.all([
+      startApp({ databaseUrl: db.url, env: { SESSION_LIMIT_POLICY: 'reject', SESSION_MAX_PER_USER: '1' } }),
+      startApp({ databaseUrl: db.url, env: { SESSION_LIMIT_POLICY: 'reject', SESSION_MAX_PER_USER: '1' } }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await db?.drop();
+  });
+
+  it('logout on A is effective on B', async () => {
+    const onA = await a.signedIn(uniqueEmail());
+    const onB = on(b, onA);
+    expect((await onB.query('auth.me')).status).toBe(200);
+    await onA.mutation('auth.logout');
+    expect((await onB.query('auth.me')).error?.data.reason).toBe('logged_out');
+  });
+
+  it('a session-limit ticket issued by A is redeemed on B', async () => {
+    const email = uniqueEmail();
+    const first = await a.signedIn(email);
+    const second = a.client();
+    const conflict = await second.mutation('auth.login', { email, password: PASSWORD });
+    expect(conflict.status).toBe(409);
+    const { ticket, sessions } = conflict.error!.data.sessionLimit;
+    expect(sessions).toHaveLength(1);
+    const r = await on(b, second).mutation('auth.resolveSessionLimit', {
+      ticket,
+      revokeSessionId: sessions[0].id,
+    });
+    expect(r.status).toBe(200);
+    expect((await first.query('auth.me')).error?.data.reason).toBe('revoked');
+  });
+
+  it('events.onSessionEnded hears a logout on the same instance', async () => {
+    const watcher = await a.signedIn(uniqueEmail());
+    const stream = await subscribeSessionEnded(watcher);
+    await watcher.clone().mutation('auth.logout');
+    const event = await stream.next();
+    stream.close();
+    expect(event.reason).toBe('logged_out');
+  });
+});
