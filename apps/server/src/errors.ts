@@ -35,14 +35,19 @@ class Refusal extends Error {
   constructor(
     readonly reason: RefusalReason,
     message: string,
+    readonly extra: { attemptsLeft?: number } = {},
   ) {
     super(message);
     this.name = 'Refusal';
   }
 }
 
-export function unauthorized(reason: RefusalReason, message = 'Not signed in'): TRPCError {
-  return new TRPCError({ code: 'UNAUTHORIZED', message, cause: new Refusal(reason, message) });
+export function unauthorized(
+  reason: RefusalReason,
+  message = 'Not signed in',
+  extra?: { attemptsLeft?: number },
+): TRPCError {
+  return new TRPCError({ code: 'UNAUTHORIZED', message, cause: new Refusal(reason, message, extra) });
 }
 
 export function forbidden(reason: RefusalReason, message: string): TRPCError {
@@ -122,6 +127,8 @@ export interface ErrorData {
   reason?: RefusalReason;
   /** CONFLICT from the `reject` limit policy: the live sessions and a ticket to end one of them. */
   sessionLimit?: { limit: number; sessions: LimitSession[]; ticket: string };
+  /** UNAUTHORIZED `invalid_code` from auth.verifyMfa: wrong codes the challenge still accepts. */
+  attemptsLeft?: number;
   /** TOO_MANY_REQUESTS: seconds until the window resets (also in the Retry-After header). */
   retryAfter?: number;
   /** BAD_REQUEST from input validation: which field, and what is wrong with it. */
@@ -149,7 +156,10 @@ export function formatError(
   } else if (error.code === 'INTERNAL_SERVER_ERROR') {
     message = 'Internal server error';
   }
-  if (cause instanceof Refusal) data.reason = cause.reason;
+  if (cause instanceof Refusal) {
+    data.reason = cause.reason;
+    if (cause.extra.attemptsLeft !== undefined) data.attemptsLeft = cause.extra.attemptsLeft;
+  }
   if (cause instanceof LimitReached) data.sessionLimit = cause.sessionLimit;
   if (cause instanceof Throttled) data.retryAfter = Math.max(1, Math.ceil(cause.retryAfterMs / 1000));
   if (error.code === 'BAD_REQUEST' && cause && Array.isArray((cause as { issues?: unknown }).issues)) {

@@ -32,10 +32,26 @@ describe('admin.listUsers', () => {
       'mfaEnabled',
       'passwordChangedAt',
       'role',
+      'sessionCount',
     ]);
     const page = await admin.query('admin.listUsers', { limit: 1, offset: 0 });
     expect(page.data.users).toHaveLength(1);
     expect((await admin.query('admin.listUsers', { limit: 0 })).status).toBe(400);
+  });
+
+  it("counts each user's live sessions", async () => {
+    const admin = await app.signedIn(uniqueEmail('admin'), { role: 'admin' });
+    const email = uniqueEmail();
+    const first = await app.signedIn(email);
+    expect((await app.client().mutation('auth.login', { email, password: PASSWORD })).status).toBe(200);
+    const id = (await first.query('auth.me')).data.user.id;
+    const count = async () =>
+      (await admin.query('admin.listUsers', { limit: 500 })).data.users.find(
+        (u: { id: string }) => u.id === id,
+      )?.sessionCount;
+    expect(await count()).toBe(2);
+    await first.mutation('auth.logout');
+    expect(await count()).toBe(1);
   });
 });
 

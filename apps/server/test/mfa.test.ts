@@ -73,9 +73,12 @@ describe('sign-in with MFA', () => {
   it('login answers mfa_required with a challenge cookie, not a session', async () => {
     const { email } = await enrolled();
     const c = app.client();
+    const before = Date.now();
     const r = await c.mutation('auth.login', { email, password: PASSWORD });
     expect(r.status).toBe(200);
-    expect(r.data).toEqual({ status: 'mfa_required' });
+    expect(r.data).toEqual({ status: 'mfa_required', expiresAt: expect.any(Number), attemptsLeft: 5 });
+    expect(r.data.expiresAt).toBeGreaterThanOrEqual(before + 10 * 60_000);
+    expect(r.data.expiresAt).toBeLessThanOrEqual(Date.now() + 10 * 60_000);
     expect(r.setCookies).toHaveLength(1);
     const challenge = parseSetCookie(r.setCookies[0]!);
     expect(challenge.name).toBe('__Host-tessera-mfa');
@@ -132,6 +135,7 @@ describe('sign-in with MFA', () => {
       const r = await c.mutation('auth.verifyMfa', { code: bad });
       expect(r.status).toBe(401);
       expect(r.error?.data.reason).toBe('invalid_code');
+      expect(r.error?.data.attemptsLeft).toBe(4 - i);
     }
     const r = await c.mutation('auth.verifyMfa', { code: totpCode(secret) });
     expect(r.status).toBe(401);

@@ -12,7 +12,10 @@ export const MFA_CHALLENGE_TTL_MS = 10 * 60_000;
 export const MFA_CHALLENGE_ATTEMPTS = 5;
 export const LIMIT_TICKET_TTL_MS = 5 * 60_000;
 
-export type SignInResult = { status: 'signed_in'; user: PublicUser } | { status: 'mfa_required' };
+export type SignInResult =
+  | { status: 'signed_in'; user: PublicUser }
+  /** A TOTP code is due: the challenge ends at `expiresAt` (ms) or after `attemptsLeft` wrong codes. */
+  | { status: 'mfa_required'; expiresAt: number; attemptsLeft: number };
 
 /** What a partial sign-in (MFA challenge, limit ticket) remembers until it completes. */
 export interface PendingSignIn {

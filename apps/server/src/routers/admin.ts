@@ -15,15 +15,18 @@ export const adminRouter = router({
         .optional(),
     )
     .query(async ({ ctx, input }) => {
-      const { users } = ctx.deps;
+      const { users, sessions } = ctx.deps;
       const page = { limit: input?.limit ?? 100, offset: input?.offset ?? 0 };
       const [list, total] = await Promise.all([users.list(page), users.count()]);
+      // One store call per listed user (a page is at most 500): the live sessions, as users see them.
+      const counts = await Promise.all(list.map(async (u) => (await sessions.list(u.id)).length));
       return {
         total,
-        users: list.map((u) => ({
+        users: list.map((u, i) => ({
           ...publicUser(u),
           createdAt: u.createdAt,
           passwordChangedAt: u.passwordChangedAt,
+          sessionCount: counts[i] ?? 0,
         })),
       };
     }),

@@ -72,7 +72,11 @@ export const authRouter = router({
           maxAttempts: MFA_CHALLENGE_ATTEMPTS,
         });
         setMfaChallengeCookie(ctx, token);
-        return { status: 'mfa_required' };
+        return {
+          status: 'mfa_required',
+          expiresAt: authAt + MFA_CHALLENGE_TTL_MS,
+          attemptsLeft: MFA_CHALLENGE_ATTEMPTS,
+        };
       }
       return issueSession(ctx, user, { authAt, mfa: false, passwordChangedAt: user.passwordChangedAt });
     }),
@@ -104,6 +108,7 @@ export const authRouter = router({
       throw unauthorized(
         'invalid_code',
         'That code is not valid. Check your authenticator app and try again.',
+        { attemptsLeft: Math.max(0, MFA_CHALLENGE_ATTEMPTS - grant.attempts) },
       );
     }
     await account.succeeded();
