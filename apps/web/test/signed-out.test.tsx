@@ -1,0 +1,35 @@
+import { screen } from '@testing-library/react';
+import { expect, test } from 'vitest';
+import { fail, notSignedIn } from './fake-api';
+import { renderApp } from './render';
+
+test.each([
+  ['idle_timeout', 'You were signed out after a period of inactivity', /no activity for a while/],
+  ['absolute_timeout', 'Your session reached its time limit', /at most 24 hours/],
+  ['revoked', 'You were signed out from another device', /ended from another device/],
+  ['evicted', 'You were signed out to make room for a new sign-in', /as many devices as allowed/],
+  ['password_changed', 'Your password was changed', /sign out every other session/],
+  ['logged_out', 'You signed out', /signed out of Tessera on this device/],
+  ['something-else', 'Your session has ended', /sign in again/],
+])('reason %s: "%s"', async (reason, title, body) => {
+  renderApp(`/signed-out?reason=${reason}`, { 'auth.me': notSignedIn });
+  const heading = await screen.findByRole('heading', { level: 1 });
+  expect(heading.textContent).toBe(title);
+  expect(document.activeElement).toBe(heading);
+  expect(screen.getByRole('status').textContent).toMatch(body);
+  expect(screen.getByRole('link', { name: 'Sign in again' }).getAttribute('href')).toBe('/sign-in');
+});
+
+test('a dead cookie found on load goes to the signed-out screen with the server’s reason', async () => {
+  renderApp('/sessions', {
+    'auth.me': () => fail('UNAUTHORIZED', 'Not signed in', { reason: 'idle_timeout' }),
+  });
+  expect((await screen.findByRole('heading', { level: 1 })).textContent).toBe(
+    'You were signed out after a period of inactivity',
+  );
+});
+
+test('no cookie at all just shows the sign-in page', async () => {
+  renderApp('/account', { 'auth.me': notSignedIn });
+  expect((await screen.findByRole('heading', { level: 1 })).textContent).toBe('Sign in');
+});
