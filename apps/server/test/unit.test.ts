@@ -119,6 +119,10 @@ describe('checkPassword', () => {
     ['qwertyuiop123', false],
     ['alice.smith@example.com', false],
     ['alicesmith!!!', false],
+    // From zxcvbn's breach-frequency list (not in the curated one): case doesn't help.
+    ['123456654321', false],
+    ['LeaveMeAlone', false],
+    ['sonyericsson', false],
   ])('%s -> %s', (password, ok) => {
     expect(checkPassword(password, { email: 'alice.smith@example.com' }).ok).toBe(ok);
   });

@@ -5,9 +5,9 @@
  * check against very common passwords and the account's own identifiers.
  */
 import { COMMON_PASSWORDS } from './common-passwords.js';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-limits.js';
 
-export const PASSWORD_MIN_LENGTH = 12;
-export const PASSWORD_MAX_LENGTH = 128;
+export { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH };
 
 export type PasswordCheck = { ok: true } | { ok: false; problem: string };
 
