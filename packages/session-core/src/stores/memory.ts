@@ -135,8 +135,11 @@ export function memoryStore(): SessionStore & { size(): number } {
     },
 
     async end(id, hash, reason, now, policy) {
-      const e = liveByToken(id, hash, now, policy);
-      return e ? end(e, reason, now) : null;
+      // The token a rotation just replaced ends the session too (a logout that raced a rotation).
+      const e = entries.get(id);
+      const ours =
+        e && (constantTimeEqual(e.hash, hash) || (e.previousHash && constantTimeEqual(e.previousHash, hash)));
+      return e && ours && isLive(e, now, policy) ? end(e, reason, now) : null;
     },
 
     async revoke(userId, id, reason, now, policy) {

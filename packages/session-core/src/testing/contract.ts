@@ -265,6 +265,24 @@ export function runSessionStoreContract(options: ContractOptions): void {
         assert.deepEqual(await liveIds(s.input.userId, T0 + 3), []);
       });
 
+      it('end with the token a rotation just replaced still ends the session (logout racing a rotation)', async () => {
+        const s = await create(user());
+        const next = newToken(s.input.id);
+        assert.ok(await store.rotate(s.input.id, s.hash, next.hash, null, T0, policy));
+        const ended = await store.end(s.input.id, s.hash, 'logged_out', T0 + 1, policy);
+        assert.equal(ended?.id, s.input.id);
+        assert.equal(await reasonOf({ ...s, hash: next.hash }, T0 + 2), 'logged_out');
+        assert.deepEqual(await liveIds(s.input.userId, T0 + 2), []);
+        // Only the one token before the current one: two rotations back ends nothing.
+        const t = await create(user());
+        const t1 = newToken(t.input.id);
+        const t2 = newToken(t.input.id);
+        await store.rotate(t.input.id, t.hash, t1.hash, null, T0, policy);
+        await store.rotate(t.input.id, t1.hash, t2.hash, null, T0 + 1, policy);
+        assert.equal(await store.end(t.input.id, t.hash, 'logged_out', T0 + 2, policy), null);
+        assert.equal(await reasonOf({ ...t, hash: t2.hash }, T0 + 3), 'live');
+      });
+
       it("revoke ends only the owner's live session (no IDOR)", async () => {
         const u = user();
         const s = await create(u);

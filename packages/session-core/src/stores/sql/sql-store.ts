@@ -167,10 +167,13 @@ UPDATE tessera_sessions SET data = data || $3::text::jsonb
 WHERE id = $1 AND token_hash = $2 AND ${live('$4', '$5', '$6')}
 RETURNING ${COLUMNS}`;
 
-/** $1 id, $2 hash, $3 reason, $4 now, $5 idle, $6 abs. */
+/**
+ * $1 id, $2 hash, $3 reason, $4 now, $5 idle, $6 abs. The token a rotation just replaced ends the
+ * session too: a logout that raced a rotation must end it whichever cookie the browser keeps.
+ */
 const END = `
 UPDATE tessera_sessions SET ended_reason = $3::text, ended_at = $4::bigint
-WHERE id = $1 AND token_hash = $2 AND ${live('$4', '$5', '$6')}
+WHERE id = $1 AND (token_hash = $2 OR prev_token_hash = $2) AND ${live('$4', '$5', '$6')}
 RETURNING ${COLUMNS}`;
 
 /** $1 user, $2 id, $3 reason, $4 now, $5 idle, $6 abs. The user_id test stops cross-user revokes. */
