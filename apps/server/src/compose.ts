@@ -47,6 +47,11 @@ export interface ComposeOptions {
   redisPrefix?: string;
   /** How long to wait for Redis at start before starting anyway (and answering 503). Default 5 s. */
   redisReadyTimeoutMs?: number;
+  /**
+   * How long an ended session still answers why it ended (session-core `tombstoneTtl`). Default 1 h.
+   * The soak test shortens it so every key it made expires within the run.
+   */
+  sessionTombstoneTtlMs?: number;
 }
 
 export interface Runtime {
@@ -158,6 +163,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       absoluteTimeout: config.session.absoluteTimeoutMs,
       maxSessionsPerUser: config.session.maxPerUser,
       onLimit: config.session.limitPolicy,
+      ...(options.sessionTombstoneTtlMs === undefined ? {} : { tombstoneTtl: options.sessionTombstoneTtlMs }),
       cookie: { secure: config.cookieSecure },
       onEvent(event) {
         // Public ids only: an event never carries a token.

@@ -17,6 +17,13 @@ export type AppSessionData = {
   mfa: boolean;
   /** A TOTP secret awaiting confirmation (between mfa.beginEnrollment and mfa.confirmEnrollment). */
   mfaPending?: string | null;
+  /**
+   * What auth.me returns besides the role, kept here so it needs no users read: the account's email
+   * (it never changes) and whether MFA is on for the account (every session of the user is updated
+   * when it changes). Absent in sessions issued before these fields existed: auth.me reads the user then.
+   */
+  email?: string;
+  mfaEnabled?: boolean;
 };
 
 export type AppSession = Session<AppSessionData>;
@@ -37,6 +44,6 @@ export interface AppDeps {
   readiness: Record<string, () => Promise<void>>;
   /** Human description of where sessions live, for the start banner and logs. */
   storeLabel: string;
-  /** Shared Redis client when configured (the coarse request limiter uses it too). */
+  /** Shared Redis client when configured. */
   redis: import('ioredis').Redis | import('ioredis').Cluster | null;
 }

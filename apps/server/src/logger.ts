@@ -4,6 +4,7 @@
  * and the usual carriers of secrets are redacted wherever they appear. Sessions are logged by their
  * public id only.
  */
+import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import type { Config } from './env.js';
 
@@ -64,4 +65,50 @@ function stdout(): DestinationStream {
     });
   }
   return process.stdout;
+}
+
+/** A request slower than this gets a log line of its own (`slow request`). */
+export const SLOW_REQUEST_MS = 1_000;
+
+/**
+ * Fastify's request logging, minus the two lines it writes for every request ("incoming request",
+ * "request completed"): each costs a pino write with redaction (~40 us per request at `info`,
+ * docs/PERFORMANCE.md). What is kept: requests that errored or answered 5xx, and slow ones; Fastify's
+ * own error lines (defaultErrorLog and the rest) are unchanged, and session events keep their own
+ * lines (compose.ts). Equivalent to `disableRequestLogging: true` plus an error/slow-request line (that
+ * top-level option is deprecated in Fastify 5.12 in favour of a logController). At LOG_LEVEL=debug or
+ * trace every request is logged as before, at debug.
+ */
+export class QuietRequestLog extends LogController {
+  /** With `verbose` (the logger at debug or trace) every request is logged too, at debug. */
+  constructor(private readonly verbose = false) {
+    super();
+  }
+
+  override incomingRequest(request: FastifyRequest): void {
+    if (this.verbose) request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    if (this.verbose && !error) {
+      reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    }
+    if (error) {
+      reply.log.error(
+        { req: request, res: reply, err: error, responseTime: reply.elapsedTime },
+        'request errored',
+      );
+    } else if (reply.statusCode >= 500) {
+      reply.log.warn({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request failed');
+    } else {
+      const elapsed = reply.elapsedTime;
+      if (elapsed > SLOW_REQUEST_MS) {
+        reply.log.warn({ req: request, res: reply, responseTime: elapsed }, 'slow request');
+      }
+    }
+  }
 }

@@ -1,13 +1,17 @@
 /**
  * ioredis clients configured to fail fast and closed: no offline queue (a command while disconnected
- * fails at once instead of waiting), a per-command timeout, one retry per request. The client
- * reconnects by itself in the background, so the server recovers when Redis comes back.
+ * fails at once instead of waiting), a per-command timeout, one retry per request; auto-pipelining
+ * (commands of one tick share a write). The client reconnects by itself in the background, so the
+ * server recovers when Redis comes back.
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 
 export const FAIL_FAST: RedisOptions = {
   enableOfflineQueue: false,
+  // Commands issued in the same tick (concurrent requests' validates) go out in one socket write:
+  // measured in an A/B of the server (docs/PERFORMANCE.md), 10-17% more authed req/s on this machine.
+  enableAutoPipelining: true,
   commandTimeout: 1_000,
   connectTimeout: 2_000,
   maxRetriesPerRequest: 1,
@@ -48,6 +52,7 @@ export function redisClusterClient(nodes: string[], log: Logger): Cluster {
   const auth = first ? new URL(first) : null;
   const client = new Cluster(nodes.map(parseClusterNode), {
     enableOfflineQueue: false,
+    enableAutoPipelining: true,
     slotsRefreshTimeout: 2_000,
     clusterRetryStrategy: (times) => Math.min(100 * times, 2_000),
     redisOptions: {

@@ -6,8 +6,10 @@
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppDeps } from './deps.js';
+import type { Config } from './env.js';
 import { staticPlugin } from './http/static.js';
 import { trpcPlugin } from './http/trpc-plugin.js';
+import { QuietRequestLog } from './logger.js';
 
 export interface TesseraServer {
   app: FastifyInstance;
@@ -28,18 +30,32 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * TRUST_PROXY for Fastify. A hop count n means "the n nearest hops are our proxies": the client is
+ * the address the n-th proxy saw. Fastify 5.12 fails closed on a numeric trustProxy (it trusts no
+ * hop), which would put every client behind the proxies on one address and one per-IP budget, so the
+ * count is passed as the equivalent trust function (test/security/rate-limit-spoofing.test.ts).
+ */
+export function trustProxyOption(
+  value: Config['trustProxy'],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof value !== 'number') return value;
+  return (_address, hop) => hop < value;
+}
+
 export function createServer(deps: AppDeps): TesseraServer {
   const { config } = deps;
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    // Fastify accepts a hop count at run time; its typings only list the other forms.
-    trustProxy: config.trustProxy as boolean | string[],
+    trustProxy: trustProxyOption(config.trustProxy),
     routerOptions: { maxParamLength: 5000 },
     // tRPC inputs here are small; anything bigger is refused (413) before parsing.
     bodyLimit: 64 * 1024,
     // Don't let clients choose request ids that end up in our logs.
     requestIdHeader: false,
     return503OnClosing: true,
+    // No per-request log lines; errors, 5xx and slow requests only (logger.ts).
+    logController: new QuietRequestLog(deps.log.level === 'debug' || deps.log.level === 'trace'),
   });
 
   app.register(helmet, {

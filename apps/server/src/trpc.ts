@@ -34,12 +34,15 @@ export const authedProcedure = t.procedure.use(({ ctx, next }) => {
 /** Reads the session data the way the rest of the server expects it, whatever the store returned. */
 export function sessionData(session: AppSession): AppSessionData {
   const d = session.data as Partial<AppSessionData>;
-  return {
+  const data: AppSessionData = {
     role: d.role === 'admin' ? 'admin' : 'user',
     authAt: typeof d.authAt === 'number' ? d.authAt : 0,
     mfa: d.mfa === true,
     mfaPending: typeof d.mfaPending === 'string' ? d.mfaPending : null,
   };
+  if (typeof d.email === 'string') data.email = d.email;
+  if (typeof d.mfaEnabled === 'boolean') data.mfaEnabled = d.mfaEnabled;
+  return data;
 }
 
 /** Until when the session counts as fresh (the password was entered within FRESH_AUTH_WINDOW). */

@@ -94,7 +94,7 @@ async function main(options: BenchOptions): Promise<number> {
     if (stack && wants(options, 1, 2, 3)) {
       const s = stack;
       await attempt(
-        '1-3. HTTP: auth.me / auth.ping with and without a session, beside the peer',
+        '1-3. HTTP: auth.me / auth.ping with a session, health.check and the no-session paths, beside the peer',
         ['1', '2', '3'],
         () => runHttpTargets(s, options),
       );

@@ -4,7 +4,7 @@
 import { type SessionCookie, SessionLimitError } from '@tessera/session-core';
 import { type Context, mfaCookieName } from '../context.js';
 import type { AppSessionData } from '../deps.js';
-import { type LimitSession, sessionLimitConflict } from '../errors.js';
+import { type LimitSession, sessionLimitConflict, unauthorized } from '../errors.js';
 import { describeUserAgent } from '../sessions/user-agent.js';
 import { type PublicUser, publicUser, type User } from '../users/repository.js';
 
@@ -74,23 +74,32 @@ const limitSession = (s: {
 /**
  * Issues the session after every factor passed. At the limit under the `reject` policy, throws
  * CONFLICT with the live sessions and a single-use ticket (auth.resolveSessionLimit).
+ *
+ * A password or role change can commit while this sign-in is still verifying: it ends (or updates)
+ * every session that exists at that moment, but not this one, created a moment later from what was
+ * read before. So once the session exists the user is read again: a password changed since it was
+ * verified (or MFA turned on after a password-only sign-in) ends the new session (UNAUTHORIZED, as
+ * for a wrong password), and a role changed since then is applied to it. (test/races/revocation.test.ts: sign-ins racing a password change or a
+ * demotion.)
  */
 export async function issueSession(ctx: Context, user: User, pending: PendingSignIn): Promise<SignInResult> {
-  const { sessions, grants, log } = ctx.deps;
-  const data: AppSessionData = { role: user.role, authAt: pending.authAt, mfa: pending.mfa };
+  const { sessions, grants, users, log } = ctx.deps;
+  // email and mfaEnabled ride along so that auth.me answers from the session alone (no users read).
+  const data: AppSessionData = {
+    role: user.role,
+    authAt: pending.authAt,
+    mfa: pending.mfa,
+    email: user.email,
+    mfaEnabled: user.mfaSecret !== null,
+  };
+  let issued: Awaited<ReturnType<typeof sessions.create>>;
   try {
-    const issued = await sessions.create({
+    issued = await sessions.create({
       userId: user.id,
       data,
       userAgent: ctx.meta.userAgent,
       ip: ctx.meta.ip,
     });
-    ctx.response.cookies.set(issued.cookie.name, issued.cookie);
-    ctx.session = issued.session;
-    ctx.token = issued.token;
-    ctx.presentedToken = issued.token;
-    ctx.noSession = null;
-    return { status: 'signed_in', user: publicUser(user) };
   } catch (error) {
     if (!(error instanceof SessionLimitError)) throw error;
     const ticket = await grants.issue('limit', {
@@ -102,4 +111,39 @@ export async function issueSession(ctx: Context, user: User, pending: PendingSig
     log.info({ userId: user.id, limit: error.limit }, 'sign-in refused: session limit (ticket issued)');
     throw sessionLimitConflict({ limit: error.limit, sessions: error.sessions.map(limitSession), ticket });
   }
+
+  let session = issued.session;
+  let current: User | null;
+  try {
+    current = await users.findById(user.id);
+    if (
+      current &&
+      current.passwordChangedAt === pending.passwordChangedAt &&
+      (current.role !== data.role || (current.mfaSecret !== null) !== data.mfaEnabled)
+    ) {
+      session =
+        (await sessions.patch(issued.token, {
+          role: current.role,
+          mfaEnabled: current.mfaSecret !== null,
+        })) ?? session;
+    }
+  } catch (error) {
+    await sessions.destroy(issued.token).catch(() => undefined);
+    throw error;
+  }
+  if (
+    !current ||
+    current.passwordChangedAt !== pending.passwordChangedAt ||
+    (current.mfaSecret && !pending.mfa)
+  ) {
+    await sessions.destroy(issued.token);
+    log.info({ userId: user.id }, 'sign-in refused: the password or MFA changed while it was verified');
+    throw unauthorized('invalid_credentials', 'Invalid email or password');
+  }
+  ctx.response.cookies.set(issued.cookie.name, issued.cookie);
+  ctx.session = session;
+  ctx.token = issued.token;
+  ctx.presentedToken = issued.token;
+  ctx.noSession = null;
+  return { status: 'signed_in', user: publicUser(current) };
 }

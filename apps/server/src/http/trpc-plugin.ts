@@ -1,12 +1,14 @@
 /**
  * Mounts the API at /trpc inside its own Fastify scope, so that its hooks and content-type parsers
  * apply to it alone:
- *  onRequest  the edge guard (guard.ts), then the coarse per-IP request limit (@fastify/rate-limit);
+ *  onRequest  the edge guard (guard.ts), then the coarse per-IP request limit (in this process's
+ *             memory: security/request-limit.ts; no Redis round trip per request);
  *  handler    tRPC's Fastify adapter: createContext (context.ts) validates the session once;
  *  onSend     the ONE place that writes what the request queued: Set-Cookie (session-core's
- *             serializeCookie), extra headers (Retry-After), and Cache-Control: no-store.
+ *             serializeCookie), extra headers (Retry-After), Cache-Control: no-store, and the fixed
+ *             security headers of a JSON API (apiSecurityHeaders, built once; helmet, which builds
+ *             its headers per request, serves only the SPA and the other routes: server.ts).
  */
-import rateLimit from '@fastify/rate-limit';
 import { serializeCookie } from '@tessera/session-core';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import type { FastifyInstance } from 'fastify';
@@ -14,7 +16,27 @@ import { contextFactory, newResponseState } from '../context.js';
 import type { AppDeps } from '../deps.js';
 import { isUnavailable } from '../errors.js';
 import { type AppRouter, appRouter } from '../routers/index.js';
+import { memoryRequestLimiter } from '../security/request-limit.js';
 import { requestGuard } from './guard.js';
+
+/**
+ * The security headers of every /trpc response (OWASP REST Security Cheat Sheet, "Security headers"):
+ * JSON is never a document, so the CSP allows nothing and no framing; no sniffing, no referrer, no
+ * cross-origin reads or openers. HSTS when the app is served over https. Fixed per process.
+ */
+export function apiSecurityHeaders(appOrigin: string): Record<string, string> {
+  return {
+    'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+    'cross-origin-opener-policy': 'same-origin',
+    'cross-origin-resource-policy': 'same-origin',
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    ...(appOrigin.startsWith('https:')
+      ? { 'strict-transport-security': 'max-age=31536000; includeSubDomains' }
+      : {}),
+  };
+}
 
 export async function trpcPlugin(
   scope: FastifyInstance,
@@ -29,24 +51,33 @@ export async function trpcPlugin(
   });
   scope.addHook('onRequest', requestGuard(config.appOrigin));
 
-  await scope.register(rateLimit, {
-    global: true,
-    max: config.rateLimit.requestsPerMinute,
-    timeWindow: 60_000,
-    // Availability first for this coarse guard: the credential limits (security/throttle.ts) fail closed.
-    skipOnError: true,
-    ...(deps.redis ? { redis: deps.redis, nameSpace: 'tessera:rlq:' } : {}),
-    errorResponseBuilder: (_req, context) => ({
-      statusCode: 429,
-      error: {
-        message: `Too many requests. Try again in ${context.after}.`,
-        code: -32029,
-        data: { code: 'TOO_MANY_REQUESTS', httpStatus: 429 },
-      },
-    }),
+  const requests = memoryRequestLimiter({ max: config.rateLimit.requestsPerMinute, windowMs: 60_000 });
+  scope.addHook('onRequest', async (req, reply) => {
+    const hit = requests.hit(req.ip, Date.now());
+    if (hit.allowed) return;
+    const seconds = Math.max(1, Math.ceil(hit.retryAfterMs / 1000));
+    return reply
+      .code(429)
+      .header('retry-after', String(seconds))
+      .header('content-type', 'application/json')
+      .send(
+        JSON.stringify({
+          error: {
+            message: `Too many requests. Try again in ${seconds} seconds.`,
+            code: -32029,
+            data: { code: 'TOO_MANY_REQUESTS', httpStatus: 429, retryAfter: seconds },
+          },
+        }),
+      );
   });
 
+  // helmet (registered at the root for the SPA) skips these routes: it rebuilds its headers per request.
+  scope.addHook('onRoute', (route) => {
+    route.config = { ...route.config, helmet: { skipRoute: true } } as typeof route.config;
+  });
+  const securityHeaders = apiSecurityHeaders(config.appOrigin);
   scope.addHook('onSend', async (req, reply, payload) => {
+    reply.headers(securityHeaders);
     reply.header('cache-control', 'no-store');
     const state = req.tessera;
     if (state) {

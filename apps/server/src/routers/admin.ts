@@ -47,13 +47,15 @@ export const adminRouter = router({
           message: 'This is the last administrator: promote another one first.',
         });
       }
+      // Crash-safe order (test/faults/crash.test.ts): a demotion reaches the sessions before the
+      // database as well as after it, so a process killed in between never leaves a session with
+      // more privilege than the database grants. The pass after the write also reaches sessions a
+      // racing sign-in created meanwhile; issueSession re-reads the role for any later one.
+      const apply = () => sessions.updateUserSessions(target.id, { role: input.role }, { rotate: true });
+      if (input.role !== 'admin') await apply();
       const updated = await users.setRole(target.id, input.role);
       if (!updated) throw new TRPCError({ code: 'NOT_FOUND', message: 'No such user' });
-      const sessionsUpdated = await sessions.updateUserSessions(
-        target.id,
-        { role: input.role },
-        { rotate: true },
-      );
+      const sessionsUpdated = await apply();
       log.info(
         { by: ctx.session.userId, userId: target.id, role: input.role, sessionsUpdated },
         'role changed',

@@ -151,13 +151,21 @@ export const authRouter = router({
     return { ended };
   }),
 
-  /** Who is signed in, and the session's deadlines. UNAUTHORIZED with `data.reason` otherwise. */
+  /**
+   * Who is signed in, and the session's deadlines. UNAUTHORIZED with `data.reason` otherwise.
+   * Served from the session alone (issueSession stores email and mfaEnabled in it, and every change of
+   * role or MFA updates each session of the user): no users read on this, the SPA's most frequent call.
+   * A session issued before those fields existed falls back to reading the user.
+   */
   me: authedProcedure.query(async ({ ctx }) => {
-    const user = await currentUser(ctx);
     const s = ctx.session;
     const data = sessionData(s);
+    const user =
+      data.email !== undefined && data.mfaEnabled !== undefined
+        ? { id: s.userId, email: data.email, role: data.role, mfaEnabled: data.mfaEnabled }
+        : { ...publicUser(await currentUser(ctx)), role: data.role };
     return {
-      user: { ...publicUser(user), role: data.role },
+      user,
       session: {
         id: s.id,
         createdAt: s.createdAt,
@@ -220,9 +228,16 @@ export const authRouter = router({
       if (problem) {
         throw badInput('newPassword', problem);
       }
+      const hash = await passwords.hash(input.newPassword);
       const now = clock();
-      await users.setPassword(user.id, await passwords.hash(input.newPassword), now);
-      const revoked = await sessions.revokeAllExcept(user.id, ctx.session.id, 'password_changed');
+      // Crash-safe order (test/faults/crash.test.ts): end the other sessions, store the new password,
+      // end them again. A process killed between two of these writes leaves the old password (and
+      // perhaps fewer sessions) or the new one with every other session ended - never the new
+      // password with the old sessions still signed in. The second pass ends what a sign-in racing
+      // this change created meanwhile; issueSession re-checks the password for any later one.
+      const early = await sessions.revokeAllExcept(user.id, ctx.session.id, 'password_changed');
+      await users.setPassword(user.id, hash, now);
+      const revoked = early + (await sessions.revokeAllExcept(user.id, ctx.session.id, 'password_changed'));
       const rotated = await sessions.rotate(ctx.token, { authAt: now });
       if (rotated) ctx.response.cookies.set(rotated.cookie.name, rotated.cookie);
       log.info({ userId: user.id, sessionId: ctx.session.id, revoked }, 'password changed');

@@ -2,6 +2,7 @@ import { router } from '../trpc.js';
 import { adminRouter } from './admin.js';
 import { authRouter } from './auth.js';
 import { eventsRouter } from './events.js';
+import { healthRouter } from './health.js';
 import { mfaRouter } from './mfa.js';
 import { sessionsRouter } from './sessions.js';
 
@@ -11,6 +12,7 @@ export const appRouter = router({
   sessions: sessionsRouter,
   admin: adminRouter,
   events: eventsRouter,
+  health: healthRouter,
 });
 
 /** The API's type, for clients (`import type { AppRouter } from '@tessera/server'`). */

@@ -53,12 +53,19 @@ export const mfaRouter = router({
     const step = matchTotp(pending, input.code, clock());
     if (step === null) throw invalidCode();
     await account.succeeded();
+    // Crash-safe order (test/faults/crash.test.ts): the other sessions end before MFA turns on and
+    // again after, so a process killed in between never leaves MFA on with the sessions the user
+    // asked to end still signed in (the second pass ends what a racing sign-in made meanwhile;
+    // issueSession refuses a password-only sign-in that finishes after MFA turned on).
+    const revokeOthers = async () =>
+      input.revokeOtherSessions ? await sessions.revokeAllExcept(user.id, ctx.session.id, 'revoked') : 0;
+    const early = await revokeOthers();
     await users.setMfa(user.id, pending, step);
-    const rotated = await sessions.rotate(ctx.token, { mfaPending: null, mfa: true });
+    const revoked = early + (await revokeOthers());
+    // auth.me answers from the session: every session of the user learns that MFA is on.
+    await sessions.updateUserSessions(user.id, { mfaEnabled: true }, { rotate: false });
+    const rotated = await sessions.rotate(ctx.token, { mfaPending: null, mfa: true, mfaEnabled: true });
     if (rotated) ctx.response.cookies.set(rotated.cookie.name, rotated.cookie);
-    const revoked = input.revokeOtherSessions
-      ? await sessions.revokeAllExcept(user.id, ctx.session.id, 'revoked')
-      : 0;
     log.info({ userId: user.id, sessionId: ctx.session.id, revoked }, 'MFA enabled');
     return { enabled: true, revoked };
   }),
@@ -75,11 +82,13 @@ export const mfaRouter = router({
     const step = matchTotp(user.mfaSecret, input.code, clock());
     if (step === null || !(await users.consumeTotpStep(user.id, step))) throw invalidCode();
     await account.succeeded();
-    await users.setMfa(user.id, null, null);
-    await sessions.patch(ctx.token, { mfa: false });
+    // Crash-safe order, as above: the sessions the user asked to end are gone before MFA is off.
     const revoked = input.revokeOtherSessions
       ? await sessions.revokeAllExcept(user.id, ctx.session.id, 'revoked')
       : 0;
+    await users.setMfa(user.id, null, null);
+    await sessions.updateUserSessions(user.id, { mfaEnabled: false }, { rotate: false });
+    await sessions.patch(ctx.token, { mfa: false, mfaEnabled: false });
     log.info({ userId: user.id, sessionId: ctx.session.id, revoked }, 'MFA disabled');
     return { enabled: false, revoked };
   }),
