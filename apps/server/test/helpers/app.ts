@@ -6,12 +6,10 @@ import { type ComposeOptions, compose, type Runtime } from '../../src/compose.js
 import { parseEnv } from '../../src/env.js';
 import { createServer, type TesseraServer } from '../../src/server.js';
 import type { Role } from '../../src/users/repository.js';
+import { PASSWORD, TEST_ARGON2 } from './defaults.js';
 import { HttpClient, parseSetCookie, TEST_ORIGIN } from './http.js';
 
-/** Cheap argon2id for tests (production uses OWASP's m=19 MiB, t=2). */
-export const TEST_ARGON2 = { memoryCost: 1024, timeCost: 1, parallelism: 1 };
-
-export const PASSWORD = 'correct horse battery staple 7';
+export { PASSWORD, TEST_ARGON2 } from './defaults.js';
 
 export interface TestApp {
   url: string;

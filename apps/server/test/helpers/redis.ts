@@ -6,33 +6,54 @@ import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
 
 /**
- * A private redis-server on a free port for one test file (no persistence). `stop()` kills it (to
- * test a store outage) and `start()` brings it back on the same port.
+ * A private redis-server on a free port for one test file (no persistence unless asked). `stop()`
+ * kills it with SIGKILL (to test a store outage) and `start()` brings it back on the same port (and,
+ * with `appendonly`, the same data directory).
  */
 export interface TestRedis {
   url: string;
   port: number;
+  /** The server's process id while it runs, else null. */
+  readonly pid: number | null;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Stops it and removes its data directory (if it has one). */
+  destroy(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export interface TestRedisOptions {
+  /** AOF persistence with `appendfsync always` in a private temporary directory. Default false. */
+  appendonly?: boolean;
+  /** Allow DEBUG (e.g. `DEBUG SLEEP`), off by default since Redis 7. Default false. */
+  enableDebug?: boolean;
+}
+
+export async function startRedis(options: TestRedisOptions = {}): Promise<TestRedis> {
   if (spawnSync('redis-server', ['--version']).status !== 0) {
     throw new Error(
       'redis-server is not installed: these tests start a private Redis. Install it (apt-get install -y redis-server, brew install redis).',
     );
   }
   const port = await freePort();
+  const dir = options.appendonly ? mkdtempSync(join(tmpdir(), 'tessera-redis-')) : null;
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    ...(dir ? ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+    ...(options.enableDebug ? ['--enable-debug-command', 'local'] : []),
+  ];
   let child: ChildProcess | null = null;
 
   const start = async () => {
-    child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      {
-        stdio: 'ignore',
-      },
-    );
+    child = spawn('redis-server', args, { stdio: 'ignore' });
+    const started = child;
+    const onExit = () => started.kill('SIGKILL'); // never outlive the test process
+    process.once('exit', onExit);
+    started.once('exit', () => process.off('exit', onExit));
     const deadline = Date.now() + 10_000;
     for (;;) {
       const probe = new Redis({
@@ -67,7 +88,19 @@ export async function startRedis(): Promise<TestRedis> {
   };
 
   await start();
-  return { url: `redis://127.0.0.1:${port}`, port, start, stop };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    get pid() {
+      return child?.pid ?? null;
+    },
+    start,
+    stop,
+    async destroy() {
+      await stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A private 3-master Redis Cluster (no replicas) on free ports, for one test file. */
