@@ -356,7 +356,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
         if (options.storeOutage !== false && i === outageFrom) {
           storeDown = true;
           outageSpan.from = performance.now();
-          await stack.redis.stop();
+          await stack.redis.kill();
         }
         if (options.storeOutage !== false && i === outageTo && storeDown) {
           await stack.redis.start();

@@ -2,11 +2,15 @@
  * REDIS_CLUSTER_NODES: the same server over a real 3-node Redis Cluster (sessions, MFA challenges,
  * tickets, rate limits and session events all go through the Cluster client).
  */
+import {
+  createTestDatabase,
+  startRedisCluster,
+  type TestDatabase,
+  type TestRedisCluster,
+} from '@tessera/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { totpCode } from '../src/auth/totp.js';
 import { expectSessionCookie, PASSWORD, startApp, type TestApp, uniqueEmail } from './helpers/app.js';
-import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
-import { startRedisCluster, type TestRedisCluster } from './helpers/redis.js';
 import { subscribeSessionEnded } from './helpers/sse.js';
 
 let db: TestDatabase;
@@ -17,7 +21,11 @@ beforeAll(async () => {
   [db, cluster] = await Promise.all([createTestDatabase(), startRedisCluster()]);
   const options = {
     databaseUrl: db.url,
-    env: { REDIS_CLUSTER_NODES: cluster.nodes, SESSION_LIMIT_POLICY: 'reject', SESSION_MAX_PER_USER: '2' },
+    env: {
+      REDIS_CLUSTER_NODES: cluster.nodesString,
+      SESSION_LIMIT_POLICY: 'reject',
+      SESSION_MAX_PER_USER: '2',
+    },
   };
   [a, b] = await Promise.all([startApp(options), startApp(options)]);
 });

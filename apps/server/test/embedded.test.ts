@@ -4,13 +4,13 @@
  * accounts.
  */
 import { rmSync } from 'node:fs';
+import { createTestDatabase, type TestDatabase } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
 import { compose } from '../src/compose.js';
 import { DataDirLockedError } from '../src/db/data-dir-lock.js';
 import { parseEnv } from '../src/env.js';
 import { freshDataDir, PASSWORD, startApp, TEST_ARGON2, uniqueEmail } from './helpers/app.js';
-import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 
 const configFor = (dataDir: string, extra: Record<string, string> = {}) =>
   parseEnv({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: dataDir, ...extra });

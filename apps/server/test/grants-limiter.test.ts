@@ -1,5 +1,6 @@
 /** The grant store and the rate limiter, against Redis and PostgreSQL: the same semantics on both. */
 
+import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,8 +9,6 @@ import { postgresDatabase } from '../src/db/database.js';
 import { migrate } from '../src/db/migrations.js';
 import { type RateLimiter, redisRateLimiter, sqlRateLimiter } from '../src/security/limiter.js';
 import { sleep } from './helpers/app.js';
-import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
 
 let db: TestDatabase;
 let redis: TestRedis;

@@ -2,12 +2,11 @@
  * Two server instances over one store: what one instance does (logout, revoke, role change, an MFA
  * challenge, a session-limit ticket) holds on the other at its very next request.
  */
+import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../src/auth/totp.js';
 import { PASSWORD, startApp, type TestApp, uniqueEmail } from './helpers/app.js';
 import type { HttpClient } from './helpers/http.js';
-import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
 import { subscribeSessionEnded } from './helpers/sse.js';
 
 /** The same cookies, presented to the other instance. */

@@ -3,10 +3,9 @@
  * database (embedded) and in Redis. TRUST_PROXY=loopback here, so each test speaks from its own
  * X-Forwarded-For address.
  */
+import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, type StartOptions, startApp, type TestApp, uniqueEmail } from './helpers/app.js';
-import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
 
 const ENV = {
   TRUST_PROXY: 'loopback',

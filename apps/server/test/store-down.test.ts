@@ -2,10 +2,9 @@
  * Redis (the session store) goes away and comes back: protected calls fail closed with 503 (never
  * "signed out"), login sets no cookie, /readyz says so, and the server recovers by itself.
  */
+import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PASSWORD, sleep, startApp, type TestApp, uniqueEmail } from './helpers/app.js';
-import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
 
 let db: TestDatabase;
 let redis: TestRedis;
@@ -32,7 +31,7 @@ it('fails closed while Redis is down and recovers when it is back', async () => 
   const email = uniqueEmail();
   const c = await app.signedIn(email);
   const token = c.sessionToken!;
-  await redis.stop();
+  await redis.kill();
 
   const me = await c.query('auth.me');
   expect(me.status).toBe(503);

@@ -1,4 +1,4 @@
-import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
+import { createTestDatabase, type TestDatabase } from '@tessera/testkit';
 import { storeSuite } from './helpers/store-suite.js';
 
 let db: TestDatabase | null = null;

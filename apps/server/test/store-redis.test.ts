@@ -1,5 +1,4 @@
-import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
-import { startRedis, type TestRedis } from './helpers/redis.js';
+import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import { storeSuite } from './helpers/store-suite.js';
 
 let db: Promise<TestDatabase> | null = null;

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createTestDatabase, type TestDatabase } from '@tessera/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionStoreError } from '../src/errors.js';
 import { migrate, type PgPoolLike, postgresStore } from '../src/stores/sql/postgres.js';
 import { runSessionStoreContract } from '../src/testing/index.js';
 import { newToken } from '../src/tokens.js';
-import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { newSession, policy, runSqlStoreSuite } from './helpers/sql-suite.js';
 
 // One fresh database for the whole file, dropped at the end.

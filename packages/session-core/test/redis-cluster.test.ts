@@ -1,8 +1,8 @@
+import { startRedisCluster, type TestRedisCluster } from '@tessera/testkit';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys, redisStore } from '../src/stores/redis/index.js';
 import { runSessionStoreContract } from '../src/testing/index.js';
-import { type RedisCluster, startRedisCluster } from './helpers/redis-server.js';
 import {
   newSession,
   newUser,
@@ -13,7 +13,7 @@ import {
 } from './helpers/redis-store-suite.js';
 
 // One private 3-master cluster for the whole file (the contract and the Redis-specific suite).
-let cluster: RedisCluster;
+let cluster: TestRedisCluster;
 let client: Cluster;
 
 async function connect(nodes: { host: string; port: number }[]): Promise<Cluster> {

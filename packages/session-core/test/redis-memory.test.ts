@@ -25,15 +25,15 @@
  * warm-up before measuring, so they don't count against the sessions.
  */
 import { randomUUID } from 'node:crypto';
+import { startRedis, type TestRedis } from '@tessera/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys, redisStore } from '../src/stores/redis/index.js';
 import { encodeUserAgent } from '../src/stores/redis/user-agent-codec.js';
 import { newSessionId, newToken } from '../src/tokens.js';
-import { type RedisServer, startRedis } from './helpers/redis-server.js';
 import { POLICY, T0, UA } from './helpers/redis-store-suite.js';
 
-let server: RedisServer;
+let server: TestRedis;
 let client: Redis;
 
 beforeAll(async () => {

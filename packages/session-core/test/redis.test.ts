@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { startRedis, type TestRedis } from '@tessera/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionStoreError } from '../src/errors.js';
 import type { SessionStore } from '../src/store.js';
 import { redisScripts, redisStore } from '../src/stores/redis/index.js';
 import { runSessionStoreContract } from '../src/testing/index.js';
-import { type RedisServer, startRedis } from './helpers/redis-server.js';
 import {
   newSession,
   newUser,
@@ -36,7 +36,7 @@ runSessionStoreContract({
   test: { describe, it, beforeAll, afterAll },
 });
 
-let server: RedisServer | undefined;
+let server: TestRedis | undefined;
 let client: Redis;
 
 beforeAll(async () => {
@@ -79,7 +79,7 @@ async function commandCalls(admin: Redis): Promise<Record<string, number>> {
 }
 
 describe('redisStore on a private server', () => {
-  let own: RedisServer;
+  let own: TestRedis;
   let admin: Redis;
 
   beforeAll(async () => {

@@ -3,14 +3,13 @@
  * PostgreSQL database (on DATABASE_URL or the local server at 127.0.0.1:5432, dropped afterwards)
  * and the built server as a child process (scripts/test-server.mjs). Nothing shared is touched.
  */
+import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import {
   type ChildServer,
   type ChildServerOptions,
   startChildServer,
   userAdmin,
 } from '../../test/helpers/child-server.js';
-import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres.js';
-import { startRedis, type TestRedis } from '../../test/helpers/redis.js';
 
 export interface Stack {
   server: ChildServer;
@@ -42,7 +41,7 @@ export async function startStack(options: ChildServerOptions = {}): Promise<Stac
     async stop() {
       await server.stop().catch(() => {});
       await admin.close().catch(() => {});
-      await redis.destroy().catch(() => {});
+      await redis.stop().catch(() => {});
       await db.drop().catch(() => {});
     },
   };

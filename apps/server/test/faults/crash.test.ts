@@ -9,6 +9,7 @@
  *  - login: no session record without its index entry, no index entry without a live record, never
  *    more than the limit.
  */
+import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/auth/totp.js';
@@ -16,8 +17,6 @@ import { uniqueEmail } from '../helpers/app.js';
 import { type ChildServer, startChildServer, userAdmin } from '../helpers/child-server.js';
 import { PASSWORD } from '../helpers/defaults.js';
 import type { HttpClient } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { userSessionState } from '../helpers/redis-inspect.js';
 import { startTcpProxy, type TcpProxy, Tripwire } from '../helpers/tcp-proxy.js';
 

@@ -1,6 +1,6 @@
 /**
  * PostgreSQL (the users database) goes down: a PRIVATE cluster (initdb + pg_ctl on a free port, see
- * helpers/private-postgres.ts; the shared server on 5432 is never touched) is stopped with an
+ * @tessera/testkit; the shared server on 5432 is never touched) is killed with an
  * immediate shutdown while the server process runs, sessions in a private Redis:
  *  - sign-in and every procedure that needs the user record answer 503 quickly, set no session and
  *    leak nothing; /readyz names the database;
@@ -8,14 +8,13 @@
  *    logout work;
  *  - when PostgreSQL is back, the server recovers by itself.
  */
+import { type PrivatePostgres, startPrivatePostgres, startRedis, type TestRedis } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueEmail } from '../helpers/app.js';
 import { type ChildServer, startChildServer, userAdmin } from '../helpers/child-server.js';
 import { PASSWORD } from '../helpers/defaults.js';
 import type { CallResult } from '../helpers/http.js';
 import { waitFor } from '../helpers/load.js';
-import { type PrivatePostgres, startPrivatePostgres } from '../helpers/private-postgres.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 let pg: PrivatePostgres;
 let redis: TestRedis;
@@ -31,7 +30,7 @@ afterAll(async () => {
   await server?.kill();
   await admin?.close();
   await redis?.stop();
-  await pg?.destroy();
+  await pg?.stop();
 });
 
 async function readyz() {
@@ -56,7 +55,7 @@ describe('PostgreSQL down', () => {
       await signIn(email),
       await signIn(boss),
     ];
-    await pg.stop();
+    await pg.kill();
 
     const timed = async (label: string, call: () => Promise<CallResult>) => {
       const start = performance.now();

@@ -8,14 +8,13 @@
  * with it off, Redis comes back empty: old cookies read as a clean "unknown" (401, cookie cleared),
  * and signing in again works.
  */
+import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { uniqueEmail } from '../helpers/app.js';
 import { type ChildServer, startChildServer, userAdmin } from '../helpers/child-server.js';
 import { PASSWORD } from '../helpers/defaults.js';
 import type { HttpClient } from '../helpers/http.js';
 import { histogram, runLoad, type Sample, sleep, waitFor } from '../helpers/load.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 const CLIENTS = 8;
 /** How long Redis stays down (REDIS_OUTAGE_MS; the long variant: 25000, past the client's 2 s retry cap). */
@@ -32,7 +31,7 @@ async function setup(appendonly: boolean) {
   ]);
   cleanups.push(
     () => db.drop(),
-    () => redis.destroy(),
+    () => redis.stop(),
   );
   const server = await startChildServer({ env: { DATABASE_URL: db.url, REDIS_URL: redis.url } });
   cleanups.push(() => server.kill());
@@ -78,7 +77,7 @@ async function outage(appendonly: boolean) {
     }
   })();
   await sleep(800);
-  await redis.stop(); // SIGKILL, awaited
+  await redis.kill(); // SIGKILL, awaited
   const killedAt = performance.now();
   await sleep(DOWN_MS);
   const restartAt = performance.now(); // until here Redis was certainly down

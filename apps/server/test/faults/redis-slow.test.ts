@@ -5,6 +5,7 @@
  * answers 503. It never assumes a session valid (a revoked one stays refused, a live one is not
  * served blind) and never hands out a session. Slow-but-within-bounds Redis just makes requests slower.
  */
+import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueEmail } from '../helpers/app.js';
@@ -12,8 +13,6 @@ import { type ChildServer, startChildServer, userAdmin } from '../helpers/child-
 import { PASSWORD } from '../helpers/defaults.js';
 import type { CallResult, HttpClient } from '../helpers/http.js';
 import { sleep, waitFor } from '../helpers/load.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 let db: TestDatabase;

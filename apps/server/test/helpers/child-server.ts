@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onProcessEnd } from '@tessera/testkit';
 import pg from 'pg';
 import { postgresDatabase } from '../../src/db/database.js';
 import { passwordHasher } from '../../src/users/passwords.js';
@@ -73,17 +74,13 @@ export function assertBuilt(): void {
 }
 const warned = new Set<string>();
 
-/** If the test process ends first (a timeout, a crash), its children must not outlive it. */
-const children = new Set<ChildProcess>();
-let exitHook = false;
+/**
+ * If the test process ends first (a timeout, a crash, vitest ending its worker with SIGTERM), its
+ * children must not outlive it.
+ */
 function killOnExit(child: ChildProcess) {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  if (exitHook) return;
-  exitHook = true;
-  process.once('exit', () => {
-    for (const c of children) c.kill('SIGKILL');
-  });
+  const forget = onProcessEnd(() => child.kill('SIGKILL'));
+  child.once('exit', forget);
 }
 
 export interface ChildServerOptions {

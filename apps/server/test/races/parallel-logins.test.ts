@@ -7,6 +7,7 @@
  *  - no 5xx; evict-oldest: every login 200; reject: exactly N 200s, the rest 409 with a ticket;
  *  - at the end the API's session list == the sessions whose cookies work == Redis's live set.
  */
+import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueEmail } from '../helpers/app.js';
@@ -14,8 +15,6 @@ import { type ChildServer, startChildServer, userAdmin } from '../helpers/child-
 import { PASSWORD } from '../helpers/defaults.js';
 import type { HttpClient } from '../helpers/http.js';
 import { histogram, percentile } from '../helpers/load.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { userSessionState } from '../helpers/redis-inspect.js';
 
 const LOGINS = Number(process.env.PARALLEL_LOGINS ?? 1_000);

@@ -7,11 +7,10 @@
  * that use the old password leaves no session made with the old password.
  * Run over Redis and over PostgreSQL (sessions in SQL).
  */
+import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, type StartOptions, startApp, type TestApp, uniqueEmail } from '../helpers/app.js';
 import type { CallResult, HttpClient } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 const IN_FLIGHT = 100;
 

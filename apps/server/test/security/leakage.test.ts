@@ -7,12 +7,12 @@
  * appears in the log; and list outputs carry exactly their documented fields, never a token or hash.
  */
 import { Writable } from 'node:stream';
+import { startRedis, type TestRedis } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/auth/totp.js';
 import { createLogger } from '../../src/logger.js';
 import { PASSWORD, startApp, type TestApp, uniqueEmail } from '../helpers/app.js';
 import { type Exchange, RecordingClient } from '../helpers/recording.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { subscribeSessionEnded } from '../helpers/sse.js';
 
 let redis: TestRedis;
@@ -105,7 +105,7 @@ async function tour() {
     `/trpc/auth.login?input=${encodeURIComponent(JSON.stringify({ email, password: passwords[1] }))}`,
   );
   // Redis goes away mid-tour: 503s, logged (with their causes), then back.
-  await redis.stop();
+  await redis.kill();
   await a.query('auth.me');
   await client().mutation('auth.login', { email, password: passwords[1] });
   await redis.start();

@@ -10,10 +10,10 @@
  *  - attempts spread over two instances share one counter.
  */
 import http from 'node:http';
+import { startRedis, type TestRedis } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, startApp, type TestApp, uniqueEmail } from '../helpers/app.js';
 import { TEST_ORIGIN } from '../helpers/http.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 const LIMITS = {
   RATE_LIMIT_AUTH_PER_IP: '5',

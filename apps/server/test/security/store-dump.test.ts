@@ -10,14 +10,13 @@
  *  - positive controls: the real token, challenge and ticket, replayed the same way, do work;
  *  - a stored password hash used as the password does not sign in.
  */
+import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/auth/totp.js';
 import { PASSWORD, type StartOptions, startApp, type TestApp, uniqueEmail } from '../helpers/app.js';
 import type { HttpClient } from '../helpers/http.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 interface Issued {
   tokens: string[];

@@ -6,9 +6,9 @@
  * below 1e-4 each for a real CSPRNG, so the test doesn't flake); no secret repeats any 8-character
  * window of another; the tag is the same for one user and says nothing else.
  */
+import { startRedis, type TestRedis } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, startApp, type TestApp, uniqueEmail } from '../helpers/app.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 const LOGINS = 2_000;
 const USERS = 100;
