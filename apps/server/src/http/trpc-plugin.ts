@@ -3,21 +3,22 @@
  * apply to it alone:
  *  onRequest  the edge guard (guard.ts), then the coarse per-IP request limit (in this process's
  *             memory: security/request-limit.ts; no Redis round trip per request);
- *  handler    tRPC's Fastify adapter: createContext (context.ts) validates the session once;
+ *  handler    tRPC's resolveResponse behind a thin Fastify route (trpc-route.ts): createContext
+ *             (context.ts) validates the session once;
  *  onSend     the ONE place that writes what the request queued: Set-Cookie (session-core's
  *             serializeCookie), extra headers (Retry-After), Cache-Control: no-store, and the fixed
  *             security headers of a JSON API (apiSecurityHeaders, built once; helmet, which builds
  *             its headers per request, serves only the SPA and the other routes: server.ts).
  */
 import { serializeCookie } from '@tessera/session-core';
-import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import type { FastifyInstance } from 'fastify';
 import { contextFactory, newResponseState } from '../context.js';
 import type { AppDeps } from '../deps.js';
 import { isUnavailable } from '../errors.js';
-import { type AppRouter, appRouter } from '../routers/index.js';
+import { appRouter } from '../routers/index.js';
 import { memoryRequestLimiter } from '../security/request-limit.js';
 import { requestGuard } from './guard.js';
+import { registerTrpcRoute } from './trpc-route.js';
 
 /**
  * The security headers of every /trpc response (OWASP REST Security Cheat Sheet, "Security headers"):
@@ -88,18 +89,16 @@ export async function trpcPlugin(
     return payload;
   });
 
-  await scope.register(fastifyTRPCPlugin, {
-    trpcOptions: {
-      router: appRouter,
-      createContext: contextFactory(deps, opts.closing),
-      onError({ error, path, type }) {
-        // Never log `input` (passwords, codes) or the context (tokens).
-        if (isUnavailable(error.cause) || error.code === 'SERVICE_UNAVAILABLE') {
-          log.warn({ err: error.cause ?? error, path, type }, 'dependency unavailable');
-        } else if (error.code === 'INTERNAL_SERVER_ERROR') {
-          log.error({ err: error.cause ?? error, path, type }, 'procedure failed');
-        }
-      },
-    } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
+  registerTrpcRoute(scope, {
+    router: appRouter,
+    createContext: contextFactory(deps, opts.closing),
+    onError({ error, path, type }) {
+      // Never log `input` (passwords, codes) or the context (tokens).
+      if (isUnavailable(error.cause) || error.code === 'SERVICE_UNAVAILABLE') {
+        log.warn({ err: error.cause ?? error, path, type }, 'dependency unavailable');
+      } else if (error.code === 'INTERNAL_SERVER_ERROR') {
+        log.error({ err: error.cause ?? error, path, type }, 'procedure failed');
+      }
+    },
   });
 }
