@@ -3,6 +3,10 @@
  * fails at once instead of waiting), a per-command timeout, one retry per request; auto-pipelining
  * (commands of one tick share a write). The client reconnects by itself in the background, so the
  * server recovers when Redis comes back.
+ * On a Cluster, ioredis runs the per-node connections itself: it gives them an offline queue and no
+ * retry strategy of their own whatever `redisOptions` says. What holds there: no cluster-level offline
+ * queue, the cluster's own retry strategy, and the per-command timeout, which still bounds every call
+ * (a dead shard's requests fail closed after it; other shards' users are served).
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';

@@ -2,8 +2,8 @@
  * Delivers "this session ended" to whoever listens for that session id (the events.onSessionEnded
  * subscription), on every instance: through Redis pub/sub when Redis is the store, in-process
  * otherwise (the SQL store runs one instance per database... or several, which then only hear their
- * own events; the subscription also polls the store at the session's deadline, so nothing is missed
- * for long).
+ * own events; the subscription also looks the session up at its deadline and at least once a minute,
+ * routers/events.ts, so nothing is missed for long).
  */
 import type { EndReason, SessionEvent } from '@tessera/session-core';
 import type { Cluster, Redis } from 'ioredis';

@@ -15,7 +15,8 @@ import { ReauthProvider } from './Reauth';
 /**
  * The server tells this tab at once when its session ends elsewhere (revoked from another device,
  * evicted by a new sign-in, password changed, expired): server-sent events through
- * httpSubscriptionLink. Opening the stream is one request; it then stays quiet (no polling).
+ * httpSubscriptionLink. Opening the stream is one request and the tab never polls; the server looks
+ * the session up at its deadline and at least once a minute (apps/server/src/routers/events.ts).
  */
 function useSessionEndedEvents() {
   const trpc = useTRPC();
