@@ -2,6 +2,7 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { adminProcedure, router } from '../trpc.js';
 import { publicUser, ROLES } from '../users/repository.js';
+import { userId } from './inputs.js';
 
 export const adminRouter = router({
   /** Users, oldest first (paged). */
@@ -36,7 +37,7 @@ export const adminRouter = router({
    * applies on its very next request) and a new token on that request (privilege change).
    */
   setRole: adminProcedure
-    .input(z.object({ userId: z.string().min(1).max(64), role: z.enum(ROLES) }))
+    .input(z.object({ userId, role: z.enum(ROLES) }))
     .mutation(async ({ ctx, input }) => {
       const { users, sessions, log } = ctx.deps;
       const target = await users.findById(input.userId);
@@ -64,14 +65,12 @@ export const adminRouter = router({
     }),
 
   /** Ends every session of a user (ASVS 5.0 7.4.5: administrators can terminate a user's sessions). */
-  revokeUserSessions: adminProcedure
-    .input(z.object({ userId: z.string().min(1).max(64) }))
-    .mutation(async ({ ctx, input }) => {
-      const { users, sessions, log } = ctx.deps;
-      const target = await users.findById(input.userId);
-      if (!target) throw new TRPCError({ code: 'NOT_FOUND', message: 'No such user' });
-      const revoked = await sessions.revokeAll(target.id, 'revoked');
-      log.info({ by: ctx.session.userId, userId: target.id, revoked }, 'sessions revoked by an admin');
-      return { revoked };
-    }),
+  revokeUserSessions: adminProcedure.input(z.object({ userId })).mutation(async ({ ctx, input }) => {
+    const { users, sessions, log } = ctx.deps;
+    const target = await users.findById(input.userId);
+    if (!target) throw new TRPCError({ code: 'NOT_FOUND', message: 'No such user' });
+    const revoked = await sessions.revokeAll(target.id, 'revoked');
+    log.info({ by: ctx.session.userId, userId: target.id, revoked }, 'sessions revoked by an admin');
+    return { revoked };
+  }),
 });

@@ -15,7 +15,7 @@ import { throttleAccount, throttleIp } from '../security/throttle.js';
 import { authedProcedure, freshUntil, publicProcedure, router, sessionData } from '../trpc.js';
 import { checkPassword } from '../users/password-policy.js';
 import { publicUser, type User } from '../users/repository.js';
-import { email, password, totpCode } from './inputs.js';
+import { email, password, sessionId, totpCode } from './inputs.js';
 
 const INVALID_CREDENTIALS = 'Invalid email or password';
 
@@ -124,7 +124,7 @@ export const authRouter = router({
    * works once, for its user, for 5 minutes.
    */
   resolveSessionLimit: publicProcedure
-    .input(z.object({ ticket: z.string().min(1).max(128), revokeSessionId: z.string().min(1).max(64) }))
+    .input(z.object({ ticket: z.string().min(1).max(128), revokeSessionId: sessionId }))
     .mutation(async ({ ctx, input }) => {
       const { users, grants, sessions } = ctx.deps;
       const grant = await grants.take('limit', input.ticket);

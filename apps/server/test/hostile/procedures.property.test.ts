@@ -8,7 +8,8 @@
  *    batches, and arbitrary Cookie headers;
  *  - the server's own duration parsing (SESSION_IDLE_TIMEOUT, ...): a Config or an EnvError, nothing else.
  * (session-core tests its cookie parser, token decoding and parseDuration the same way.)
- * FUZZ_RUNS scales the number of runs (default 60 per procedure and role).
+ * FUZZ_RUNS scales the number of runs (default 60 per procedure and role); FUZZ_SEED replays the seed a
+ * failure printed (fast-check picks a new one each run otherwise).
  */
 import { TRPCError } from '@trpc/server';
 import fc from 'fast-check';
@@ -22,6 +23,7 @@ import { TEST_ORIGIN } from '../helpers/http.js';
 import { mutations, procedures, queries } from '../security/procedures.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
+if (process.env.FUZZ_SEED) fc.configureGlobal({ seed: Number(process.env.FUZZ_SEED) });
 
 let app: TestApp;
 beforeAll(async () => {
