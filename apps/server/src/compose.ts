@@ -187,7 +187,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       clock,
       db,
       users,
-      passwords: passwordHasher(options.argon2 ?? OWASP_ARGON2),
+      passwords: passwordHasher(options.argon2 ?? OWASP_ARGON2, config.passwordHashConcurrency),
       sessions,
       grants,
       limiter,

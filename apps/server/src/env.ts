@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDuration } from '@tessera/session-core';
 import { z } from 'zod';
+import { defaultHashConcurrency } from './users/passwords.js';
 
 export interface Config {
   nodeEnv: 'production' | 'development' | 'test';
@@ -41,6 +42,8 @@ export interface Config {
     /** All /trpc requests per client IP per minute (a coarse flood guard). */
     requestsPerMinute: number;
   };
+  /** argon2id hashes at once; the rest queue (default: one fewer than the cores, at least 1). */
+  passwordHashConcurrency: number;
   /** Built SPA to serve in production; null when the folder does not exist. */
   webDistDir: string | null;
 }
@@ -164,6 +167,7 @@ const schema = z.object({
   RATE_LIMIT_AUTH_PER_IP: integer(50, 1, 1_000_000),
   RATE_LIMIT_AUTH_PER_ACCOUNT: integer(10, 1, 1_000_000),
   RATE_LIMIT_REQUESTS_PER_MINUTE: integer(1200, 1, 10_000_000),
+  PASSWORD_HASH_CONCURRENCY: integer(defaultHashConcurrency(), 1, 256),
   WEB_DIST_DIR: z.string().optional(),
 });
 
@@ -238,6 +242,7 @@ export function parseEnv(source: Source, cwd: string = process.cwd()): Config {
       authPerAccount: e.RATE_LIMIT_AUTH_PER_ACCOUNT,
       requestsPerMinute: e.RATE_LIMIT_REQUESTS_PER_MINUTE,
     },
+    passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
     webDistDir: webDistDir && existsSync(webDistDir) ? webDistDir : null,
   };
 }

@@ -1,10 +1,13 @@
 /**
  * Password hashing with argon2id (@node-rs/argon2: native, runs on the libuv threadpool, so a hash
  * never blocks the event loop). Defaults are the OWASP Password Storage Cheat Sheet's first argon2id
- * option: m = 19 MiB, t = 2, p = 1.
+ * option: m = 19 MiB, t = 2, p = 1. At most `concurrency` hashes run at once (concurrency-gate.ts:
+ * a login storm must leave a core to the signed-in users' requests).
  */
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { type Algorithm, hash, parseOptions, verify } from '@node-rs/argon2';
+import { concurrencyGate } from './concurrency-gate.js';
 
 export interface Argon2Params {
   /** KiB. Default 19456 (19 MiB). */
@@ -22,20 +25,27 @@ const ARGON2ID = 2 as Algorithm;
 
 export type PasswordHasher = ReturnType<typeof passwordHasher>;
 
-export function passwordHasher(params: Argon2Params = OWASP_ARGON2) {
+/** One core fewer than the machine has (at least 1): PASSWORD_HASH_CONCURRENCY's default. */
+export const defaultHashConcurrency = () => Math.max(1, availableParallelism() - 1);
+
+export function passwordHasher(
+  params: Argon2Params = OWASP_ARGON2,
+  concurrency: number = defaultHashConcurrency(),
+) {
   const options = { ...params, algorithm: ARGON2ID };
+  const gate = concurrencyGate(concurrency);
   // Made up front, so that even the first unknown-email login costs one verification, not a hash too.
   const dummy = hash(randomBytes(16).toString('base64url'), options);
   dummy.catch(() => {});
 
   return {
     params,
-    hash: (password: string) => hash(password, options),
+    hash: (password: string) => gate.run(() => hash(password, options)),
 
     /** False for a wrong password and for a hash that isn't a valid argon2 string. */
     async verify(passwordHash: string, password: string): Promise<boolean> {
       try {
-        return await verify(passwordHash, password);
+        return await gate.run(() => verify(passwordHash, password));
       } catch {
         return false;
       }
@@ -47,7 +57,8 @@ export function passwordHasher(params: Argon2Params = OWASP_ARGON2) {
      */
     async verifyDummy(password: string): Promise<false> {
       try {
-        await verify(await dummy, password);
+        const dummyHash = await dummy;
+        await gate.run(() => verify(dummyHash, password));
       } catch {
         // the outcome is irrelevant
       }
