@@ -58,79 +58,84 @@ export function createServer(deps: AppDeps): TesseraServer {
     logController: new QuietRequestLog(deps.log.level === 'debug' || deps.log.level === 'trace'),
   });
 
-  app.register(helmet, {
-    // A strict CSP for the SPA served from this origin (no inline script, no third parties).
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        fontSrc: ["'self'"],
-        connectSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'none'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        ...(config.cookieSecure && config.appOrigin.startsWith('https:')
-          ? { upgradeInsecureRequests: [] }
-          : {}),
-      },
-    },
-    crossOriginEmbedderPolicy: false,
-    crossOriginOpenerPolicy: { policy: 'same-origin' },
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-    referrerPolicy: { policy: 'no-referrer' },
-    // HSTS only makes sense when the app is served over https.
-    strictTransportSecurity: config.appOrigin.startsWith('https:')
-      ? { maxAge: 31_536_000, includeSubDomains: true }
-      : false,
-  });
-
-  app.get('/healthz', async (_req, reply) => {
-    reply.header('cache-control', 'no-store');
-    return { status: 'ok' };
-  });
-
-  app.get('/readyz', async (_req, reply) => {
-    reply.header('cache-control', 'no-store');
-    const entries = await Promise.all(
-      Object.entries(deps.readiness).map(async ([name, check]) => {
-        try {
-          await withTimeout(check(), READY_CHECK_TIMEOUT_MS);
-          return [name, 'ok'] as const;
-        } catch (error) {
-          deps.log.warn({ err: error, check: name }, 'readiness check failed');
-          return [name, 'unavailable'] as const;
-        }
-      }),
-    );
-    const ready = entries.every(([, state]) => state === 'ok');
-    reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(entries) };
-  });
-
   // Subscriptions (server-sent events) would hold close() open: end them first.
   const closing = new AbortController();
   app.addHook('preClose', async () => closing.abort());
   app.register(trpcPlugin, { prefix: '/trpc', deps, closing: closing.signal });
 
-  if (config.webDistDir && config.nodeEnv === 'production') {
-    app.register(staticPlugin, { root: config.webDistDir });
-  } else {
-    app.get('/', async (_req, reply) => {
-      reply.header('content-type', 'text/plain; charset=utf-8');
-      return [
-        'Tessera server is running.',
-        'API: /trpc (tRPC over HTTP). Health: /healthz, /readyz.',
-        config.webDistDir
-          ? 'The web app is served here in production mode (NODE_ENV=production).'
-          : 'The web app is not built (no apps/web/dist); build it to have it served here.',
-        '',
-      ].join('\n');
+  // The site (SPA, health, the fallback text) in its own scope with helmet. helmet builds its headers
+  // per request; the /trpc scope sends a fixed set built once (http/trpc-plugin.ts), and keeping
+  // helmet's two hooks off that path saves them on every API call.
+  app.register(async (site) => {
+    site.register(helmet, {
+      // A strict CSP for the SPA served from this origin (no inline script, no third parties).
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          fontSrc: ["'self'"],
+          connectSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          ...(config.cookieSecure && config.appOrigin.startsWith('https:')
+            ? { upgradeInsecureRequests: [] }
+            : {}),
+        },
+      },
+      crossOriginEmbedderPolicy: false,
+      crossOriginOpenerPolicy: { policy: 'same-origin' },
+      crossOriginResourcePolicy: { policy: 'same-origin' },
+      referrerPolicy: { policy: 'no-referrer' },
+      // HSTS only makes sense when the app is served over https.
+      strictTransportSecurity: config.appOrigin.startsWith('https:')
+        ? { maxAge: 31_536_000, includeSubDomains: true }
+        : false,
     });
-  }
+
+    site.get('/healthz', async (_req, reply) => {
+      reply.header('cache-control', 'no-store');
+      return { status: 'ok' };
+    });
+
+    site.get('/readyz', async (_req, reply) => {
+      reply.header('cache-control', 'no-store');
+      const entries = await Promise.all(
+        Object.entries(deps.readiness).map(async ([name, check]) => {
+          try {
+            await withTimeout(check(), READY_CHECK_TIMEOUT_MS);
+            return [name, 'ok'] as const;
+          } catch (error) {
+            deps.log.warn({ err: error, check: name }, 'readiness check failed');
+            return [name, 'unavailable'] as const;
+          }
+        }),
+      );
+      const ready = entries.every(([, state]) => state === 'ok');
+      reply.code(ready ? 200 : 503);
+      return { status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(entries) };
+    });
+
+    if (config.webDistDir && config.nodeEnv === 'production') {
+      site.register(staticPlugin, { root: config.webDistDir });
+    } else {
+      site.get('/', async (_req, reply) => {
+        reply.header('content-type', 'text/plain; charset=utf-8');
+        return [
+          'Tessera server is running.',
+          'API: /trpc (tRPC over HTTP). Health: /healthz, /readyz.',
+          config.webDistDir
+            ? 'The web app is served here in production mode (NODE_ENV=production).'
+            : 'The web app is not built (no apps/web/dist); build it to have it served here.',
+          '',
+        ].join('\n');
+      });
+    }
+  });
 
   return {
     app,

@@ -33,8 +33,9 @@ export function isSameOrigin(req: FastifyRequest, appOrigin: string): boolean {
   return header(req, 'origin') === appOrigin;
 }
 
+/** Returns the reply it sent when it refuses the request, undefined when the request may go on. */
 export function requestGuard(appOrigin: string) {
-  return async function guard(req: FastifyRequest, reply: FastifyReply) {
+  return function guard(req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (header(req, 'sec-fetch-site') === 'cross-site') {
         return refuse(reply, 403, 'FORBIDDEN', 'Cross-site requests to the API are refused.');
@@ -62,5 +63,6 @@ export function requestGuard(appOrigin: string) {
         'Mutations must be sent as Content-Type: application/json.',
       );
     }
+    return undefined;
   };
 }

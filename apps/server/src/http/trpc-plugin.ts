@@ -8,7 +8,7 @@
  *  onSend     the ONE place that writes what the request queued: Set-Cookie (session-core's
  *             serializeCookie), extra headers (Retry-After), Cache-Control: no-store, and the fixed
  *             security headers of a JSON API (apiSecurityHeaders, built once; helmet, which builds
- *             its headers per request, serves only the SPA and the other routes: server.ts).
+ *             its headers per request, runs only in the site's scope: server.ts).
  */
 import { serializeCookie } from '@tessera/session-core';
 import type { FastifyInstance } from 'fastify';
@@ -47,13 +47,13 @@ export async function trpcPlugin(
   const { config, log } = deps;
 
   scope.decorateRequest('tessera', null as never);
-  scope.addHook('onRequest', async (req) => {
-    req.tessera = newResponseState();
-  });
-  scope.addHook('onRequest', requestGuard(config.appOrigin));
-
+  const guard = requestGuard(config.appOrigin);
   const requests = memoryRequestLimiter({ max: config.rateLimit.requestsPerMinute, windowMs: 60_000 });
+  // One hook, not three: each async hook is a promise and a turn of Fastify's hook runner per request.
   scope.addHook('onRequest', async (req, reply) => {
+    req.tessera = newResponseState();
+    const refused = guard(req, reply);
+    if (refused) return refused;
     const hit = requests.hit(req.ip, Date.now());
     if (hit.allowed) return;
     const seconds = Math.max(1, Math.ceil(hit.retryAfterMs / 1000));
@@ -72,14 +72,9 @@ export async function trpcPlugin(
       );
   });
 
-  // helmet (registered at the root for the SPA) skips these routes: it rebuilds its headers per request.
-  scope.addHook('onRoute', (route) => {
-    route.config = { ...route.config, helmet: { skipRoute: true } } as typeof route.config;
-  });
-  const securityHeaders = apiSecurityHeaders(config.appOrigin);
+  const fixedHeaders = { ...apiSecurityHeaders(config.appOrigin), 'cache-control': 'no-store' };
   scope.addHook('onSend', async (req, reply, payload) => {
-    reply.headers(securityHeaders);
-    reply.header('cache-control', 'no-store');
+    reply.headers(fixedHeaders);
     const state = req.tessera;
     if (state) {
       if (state.cookies.size > 0)
