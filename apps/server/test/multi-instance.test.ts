@@ -3,6 +3,7 @@
  * challenge, a session-limit ticket) holds on the other at its very next request.
  */
 import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../src/auth/totp.js';
 import { PASSWORD, startApp, type TestApp, uniqueEmail } from './helpers/app.js';
@@ -91,6 +92,25 @@ describe('two instances sharing Redis (sessions) and PostgreSQL (users)', () => 
     const event = await stream.next();
     stream.close();
     expect(event).toMatchObject({ sessionId: watcher.sessionToken!.slice(0, 26), reason: 'revoked' });
+  });
+
+  it('events.onSessionEnded looks the session up as soon as its pub/sub connection is back', async () => {
+    const watcher = await b.signedIn(uniqueEmail());
+    const stream = await subscribeSessionEnded(watcher);
+    const id = watcher.sessionToken!.slice(0, 26);
+    const raw = new Redis(redis.url);
+    try {
+      // An end no event announced (the key deleted by hand), then every subscriber dropped: what was
+      // published meanwhile is lost, so the stream must look the session up once it is reconnected,
+      // not at its next deadline (30 min) or periodic check (10 min).
+      expect(await raw.del(`tessera:s:{${id.slice(0, 4)}}${id.slice(4)}`)).toBe(1);
+      expect(await raw.client('KILL', 'TYPE', 'pubsub')).toBeGreaterThanOrEqual(2);
+      const event = await stream.next(5_000);
+      expect(event).toMatchObject({ sessionId: id, reason: 'ended' });
+    } finally {
+      stream.close();
+      raw.disconnect();
+    }
   });
 });
 

@@ -1,8 +1,16 @@
 import type { SessionEnded } from '../sessions/event-bus.js';
 import { authedProcedure, router } from '../trpc.js';
 
-/** Re-checks at least this often that the session still exists (covers ends no event announced). */
-const MAX_CHECK_INTERVAL_MS = 60_000;
+/**
+ * How long a subscription goes without looking its session up itself, besides at the session's
+ * deadlines (which pass silently: no request ends them). With a bus that hears every instance, events
+ * are only missed while the subscriber is disconnected, and the bus reports that gap (a look-up then);
+ * the long interval covers ends no event announced at all (keys deleted by hand, a Redis restored from
+ * an old snapshot). With a local bus, other instances' ends are never heard: look often.
+ * At scale every open tab costs one look-up per interval (docs/SCALING.md): 10 minutes instead of 1
+ * cuts that load tenfold.
+ */
+const CHECK_INTERVAL_MS = { shared: 10 * 60_000, local: 60_000 } as const;
 
 export const eventsRouter = router({
   /**
@@ -20,7 +28,11 @@ export const eventsRouter = router({
 
     const ended = await new Promise<SessionEnded | null>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
+      // A look-up still in flight when the stream ends must not schedule another one.
+      let finished = false;
       const done = (value: SessionEnded | null) => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
         unsubscribe();
         signal?.removeEventListener('abort', onAbort);
@@ -28,18 +40,30 @@ export const eventsRouter = router({
         resolve(value);
       };
       const onAbort = () => done(null);
-      const unsubscribe = events.subscribe(id, done);
+      const unsubscribeEnded = events.subscribe(id, done);
+      const unsubscribeGap = events.onGap(() => {
+        clearTimeout(timer);
+        void check();
+      });
+      const unsubscribe = () => {
+        unsubscribeEnded();
+        unsubscribeGap();
+      };
+      const maxWait = events.shared ? CHECK_INTERVAL_MS.shared : CHECK_INTERVAL_MS.local;
       const schedule = (at: number) => {
-        const wait = Math.min(MAX_CHECK_INTERVAL_MS, Math.max(250, at - clock() + 50));
+        if (finished) return;
+        clearTimeout(timer);
+        const wait = Math.min(maxWait, Math.max(250, at - clock() + 50));
         timer = setTimeout(check, wait);
       };
       // Deadlines pass silently (no request ends them): look the session up when one is due.
       const check = async () => {
+        if (finished) return;
         try {
           const live = (await sessions.list(userId)).find((s) => s.id === id);
           if (live) {
             known = { idleExpiresAt: live.idleExpiresAt, absoluteExpiresAt: live.absoluteExpiresAt };
-            return schedule(live.idleExpiresAt);
+            return schedule(Math.min(live.idleExpiresAt, live.absoluteExpiresAt));
           }
           const now = clock();
           const reason =
@@ -56,7 +80,7 @@ export const eventsRouter = router({
       signal?.addEventListener('abort', onAbort);
       ctx.closing.addEventListener('abort', onAbort);
       if (signal?.aborted || ctx.closing.aborted) return done(null);
-      schedule(known.idleExpiresAt);
+      schedule(Math.min(known.idleExpiresAt, known.absoluteExpiresAt));
     });
     if (ended) yield ended;
   }),

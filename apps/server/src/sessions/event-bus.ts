@@ -2,8 +2,9 @@
  * Delivers "this session ended" to whoever listens for that session id (the events.onSessionEnded
  * subscription), on every instance: through Redis pub/sub when Redis is the store, in-process
  * otherwise (the SQL store runs one instance per database... or several, which then only hear their
- * own events; the subscription also looks the session up at its deadline and at least once a minute,
- * routers/events.ts, so nothing is missed for long).
+ * own events). Which of the two it is decides how often a subscription must look the session up
+ * itself (routers/events.ts): a bus that hears every instance only misses events while its subscriber
+ * is disconnected, and says so (`onGap`); a local one never hears the other instances at all.
  */
 import type { EndReason, SessionEvent } from '@tessera/session-core';
 import type { Cluster, Redis } from 'ioredis';
@@ -19,6 +20,14 @@ export interface SessionEventBus {
   publish(event: SessionEvent): void;
   /** Listens for the end of one session. Returns the unsubscribe function. */
   subscribe(sessionId: string, listener: (ended: SessionEnded) => void): () => void;
+  /** True when this bus hears the events of every instance (Redis pub/sub), false when only its own. */
+  readonly shared: boolean;
+  /**
+   * Called when events may have been missed: the subscriber connection came back after a drop (pub/sub
+   * keeps nothing for a disconnected subscriber). Listeners should look their sessions up again.
+   * Returns the unsubscribe function.
+   */
+  onGap(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -55,6 +64,8 @@ export function localEventBus(): SessionEventBus {
       if (ENDING.has(event.type)) local.deliver(toEnded(event));
     },
     subscribe: local.subscribe,
+    shared: false,
+    onGap: () => () => {},
     close: async () => {},
   };
 }
@@ -87,6 +98,17 @@ export function redisEventBus(options: {
     void subscriber.subscribe(channel).catch((error: unknown) => options.onError?.(error));
   if (subscriber.status === 'ready') subscribe();
   else subscriber.once('ready', subscribe);
+  // A drop, then 'ready' again: whatever was published in between never reached us.
+  const gapListeners = new Set<() => void>();
+  let dropped = false;
+  subscriber.on('close', () => {
+    dropped = true;
+  });
+  subscriber.on('ready', () => {
+    if (!dropped) return;
+    dropped = false;
+    for (const listener of gapListeners) listener();
+  });
   return {
     publish(event) {
       if (!ENDING.has(event.type)) return;
@@ -97,7 +119,13 @@ export function redisEventBus(options: {
       });
     },
     subscribe: local.subscribe,
+    shared: true,
+    onGap(listener) {
+      gapListeners.add(listener);
+      return () => gapListeners.delete(listener);
+    },
     async close() {
+      gapListeners.clear();
       subscriber.disconnect();
     },
   };
