@@ -89,7 +89,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     if (config.databaseUrl) {
       pool = new pg.Pool({
         connectionString: config.databaseUrl,
-        max: 10,
+        max: config.databasePoolSize,
         connectionTimeoutMillis: 2_000,
         statement_timeout: 5_000,
         idleTimeoutMillis: 30_000,

@@ -21,6 +21,8 @@ export interface Config {
   /** `host:port` pairs (or redis:// URLs) of Redis Cluster seed nodes. */
   redisClusterNodes: string[] | null;
   databaseUrl: string | null;
+  /** Connections of the PostgreSQL pool, per instance (N instances open up to N times this many). */
+  databasePoolSize: number;
   /** Absolute path of the embedded database directory (used when DATABASE_URL is unset). */
   dataDir: string;
   session: {
@@ -155,6 +157,7 @@ const schema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']),
   REDIS_CLUSTER_NODES: z.string().optional(),
   DATABASE_URL: url(['postgres:', 'postgresql:']),
+  DATABASE_POOL_SIZE: integer(10, 1, 1000),
   DATA_DIR: z.string().min(1).default('./.data'),
   SESSION_IDLE_TIMEOUT: duration('30m', 1000),
   SESSION_ABSOLUTE_TIMEOUT: duration('24h', 1000),
@@ -226,6 +229,7 @@ export function parseEnv(source: Source, cwd: string = process.cwd()): Config {
     redisUrl: e.REDIS_URL ?? null,
     redisClusterNodes: clusterNodes,
     databaseUrl: e.DATABASE_URL ?? null,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     dataDir: resolve(cwd, e.DATA_DIR),
     session: {
       idleTimeoutMs: e.SESSION_IDLE_TIMEOUT,

@@ -63,6 +63,11 @@ describe('parseEnv', () => {
     });
     expect(c.rateLimit.authPerIp).toBe(7);
     expect(parseEnv({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(parseEnv({}).databasePoolSize).toBe(10);
+    expect(parseEnv({ DATABASE_POOL_SIZE: '40' }).databasePoolSize).toBe(40);
+    expect(() => parseEnv({ DATABASE_POOL_SIZE: '0' })).toThrow(/DATABASE_POOL_SIZE/);
+    expect(parseEnv({}).passwordHashConcurrency).toBeGreaterThanOrEqual(1);
+    expect(parseEnv({ PASSWORD_HASH_CONCURRENCY: '3' }).passwordHashConcurrency).toBe(3);
   });
 
   it('reports every problem at once, by variable name', () => {
