@@ -37,36 +37,29 @@ class NodeHeaders {
 
 /**
  * What `resolveResponse` reads of a request: method, url, headers.get/has, the JSON body and an
- * abort signal. The signal is made on first use and aborts when the client goes away before the
- * reply is complete (what ends an SSE subscription), exactly as tRPC's node-http adapter does.
+ * abort signal (read on every call), which aborts when the client goes away before the reply is
+ * complete (what ends an SSE subscription), as tRPC's node-http adapter does.
  */
 class FastifyFetchRequest {
   readonly method: string;
   readonly url: string;
   readonly headers: NodeHeaders;
-  private abort: AbortController | null = null;
+  readonly signal: AbortSignal;
 
   constructor(
     private readonly req: FastifyRequest,
-    private readonly reply: FastifyReply,
+    reply: FastifyReply,
   ) {
     this.method = req.method;
     // Only path and query matter to tRPC; the host is a placeholder so that `new URL()` parses.
     this.url = `http://localhost${req.url}`;
     this.headers = new NodeHeaders(req.headers);
-  }
-
-  get signal(): AbortSignal {
-    if (!this.abort) {
-      const abort = new AbortController();
-      const raw = this.reply.raw;
-      const onClose = () => {
-        if (!raw.writableEnded) abort.abort();
-      };
-      raw.once('close', onClose);
-      this.abort = abort;
-    }
-    return this.abort.signal;
+    const abort = new AbortController();
+    const raw = reply.raw;
+    raw.once('close', () => {
+      if (!raw.writableEnded) abort.abort();
+    });
+    this.signal = abort.signal;
   }
 
   /** The body as the JSON content-type parser below left it: a string (or nothing). */
@@ -76,11 +69,6 @@ class FastifyFetchRequest {
       throw new SyntaxError('Unexpected end of JSON input');
     }
     return typeof body === 'string' ? JSON.parse(body) : body;
-  }
-
-  async text(): Promise<string> {
-    const body = this.req.body;
-    return typeof body === 'string' ? body : body === undefined || body === null ? '' : JSON.stringify(body);
   }
 }
 
