@@ -4,11 +4,11 @@
  */
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDuration } from '@tessera/session-core';
 import { z } from 'zod';
-import { defaultHashConcurrency } from './users/passwords.js';
 
 export interface Config {
   nodeEnv: 'production' | 'development' | 'test';
@@ -170,7 +170,8 @@ const schema = z.object({
   RATE_LIMIT_AUTH_PER_IP: integer(50, 1, 1_000_000),
   RATE_LIMIT_AUTH_PER_ACCOUNT: integer(10, 1, 1_000_000),
   RATE_LIMIT_REQUESTS_PER_MINUTE: integer(1200, 1, 10_000_000),
-  PASSWORD_HASH_CONCURRENCY: integer(defaultHashConcurrency(), 1, 256),
+  // One core fewer than the machine has: a sign-in storm leaves one to the requests (users/passwords.ts).
+  PASSWORD_HASH_CONCURRENCY: integer(Math.max(1, availableParallelism() - 1), 1, 256),
   WEB_DIST_DIR: z.string().optional(),
 });
 

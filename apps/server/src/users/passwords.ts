@@ -5,7 +5,6 @@
  * a login storm must leave a core to the signed-in users' requests).
  */
 import { randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { type Algorithm, hash, parseOptions, verify } from '@node-rs/argon2';
 import { concurrencyGate } from './concurrency-gate.js';
 
@@ -25,13 +24,8 @@ const ARGON2ID = 2 as Algorithm;
 
 export type PasswordHasher = ReturnType<typeof passwordHasher>;
 
-/** One core fewer than the machine has (at least 1): PASSWORD_HASH_CONCURRENCY's default. */
-export const defaultHashConcurrency = () => Math.max(1, availableParallelism() - 1);
-
-export function passwordHasher(
-  params: Argon2Params = OWASP_ARGON2,
-  concurrency: number = defaultHashConcurrency(),
-) {
+/** `concurrency`: hashes at once (PASSWORD_HASH_CONCURRENCY, env.ts; the others wait their turn). */
+export function passwordHasher(params: Argon2Params, concurrency: number) {
   const options = { ...params, algorithm: ARGON2ID };
   const gate = concurrencyGate(concurrency);
   // Made up front, so that even the first unknown-email login costs one verification, not a hash too.

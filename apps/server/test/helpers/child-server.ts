@@ -188,7 +188,7 @@ export function userAdmin(databaseUrl: string) {
   pool.on('error', () => {});
   const db = postgresDatabase(pool);
   const users = userRepository(db);
-  const passwords = passwordHasher(TEST_ARGON2);
+  const passwords = passwordHasher(TEST_ARGON2, 1);
   return {
     users,
     passwords,
