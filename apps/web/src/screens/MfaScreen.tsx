@@ -5,8 +5,8 @@ import { Alert } from '../components/Alert';
 import { AuthLayout } from '../components/AuthLayout';
 import { Field } from '../components/Field';
 import { useFocusOnMount, useNow } from '../components/hooks';
-import { errorReason, genericMessage, isApiError, retryAfterSeconds, sessionLimitOf } from '../lib/errors';
-import { finishSignIn } from '../lib/finish-sign-in';
+import { errorReason, genericMessage, isApiError, retryAfterSeconds } from '../lib/errors';
+import { finishSignIn, goToSessionLimit } from '../lib/finish-sign-in';
 import { paths } from '../lib/paths';
 import { formatCountdown } from '../lib/time';
 import { useTRPC } from '../lib/trpc';
@@ -44,12 +44,7 @@ export function MfaScreen() {
       await verify.mutateAsync({ code: trimmed });
       finishSignIn(services, navigate);
     } catch (err) {
-      const limit = sessionLimitOf(err);
-      if (limit) {
-        services.flow.startLimit(limit);
-        navigate(paths.sessionLimit);
-        return;
-      }
+      if (goToSessionLimit(err, services, navigate)) return;
       const wait = retryAfterSeconds(err);
       const reason = errorReason(err);
       if (wait !== null) {

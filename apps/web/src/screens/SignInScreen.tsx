@@ -5,8 +5,8 @@ import { Alert } from '../components/Alert';
 import { AuthLayout } from '../components/AuthLayout';
 import { Field } from '../components/Field';
 import { useFocusOnMount } from '../components/hooks';
-import { errorCode, genericMessage, retryAfterSeconds, sessionLimitOf } from '../lib/errors';
-import { finishSignIn } from '../lib/finish-sign-in';
+import { errorCode, genericMessage, retryAfterSeconds } from '../lib/errors';
+import { finishSignIn, goToSessionLimit } from '../lib/finish-sign-in';
 import { paths } from '../lib/paths';
 import { formatTime, formatWait } from '../lib/time';
 import { useTRPC } from '../lib/trpc';
@@ -56,12 +56,7 @@ export function SignInScreen() {
       }
       finishSignIn(services, navigate);
     } catch (err) {
-      const limit = sessionLimitOf(err);
-      if (limit) {
-        services.flow.startLimit(limit);
-        navigate(paths.sessionLimit);
-        return;
-      }
+      if (goToSessionLimit(err, services, navigate)) return;
       const wait = retryAfterSeconds(err);
       if (wait !== null) {
         setError(rateLimitMessage(wait));
