@@ -17,6 +17,8 @@ export type AppSessionData = {
   mfa: boolean;
   /** A TOTP secret awaiting confirmation (between mfa.beginEnrollment and mfa.confirmEnrollment). */
   mfaPending?: string | null;
+  /** When the pending secret stops being confirmable (ms); see mfa.beginEnrollment. */
+  mfaPendingUntil?: number;
   /**
    * What auth.me returns besides the role, kept here so it needs no users read: the account's email
    * (it never changes) and whether MFA is on for the account (every session of the user is updated

@@ -22,14 +22,74 @@ const t = initTRPC.context<Context>().create({
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
-/** Anyone: the session (if any) is in ctx but not required. */
-export const publicProcedure = t.procedure;
+/**
+ * The guards, one per procedure (docs/SECURITY.md, "Procedure guards", is the table and
+ * test/security/guards.test.ts checks every procedure of the router against it). Each guard is one
+ * named middleware, so the test can read a procedure's guard from its middleware chain:
+ *   public   anyone; the session (if any) is in ctx but not required
+ *   session  a live session
+ *   fresh    a live session whose password was entered within FRESH_AUTH_WINDOW
+ *   admin    a live session with the admin role; on anything but a query also fresh ("admin + fresh"),
+ *            so an admin mutation can't be added without the step-up (ASVS 5.0 7.5.3)
+ */
+export type Guard = 'public' | 'session' | 'fresh' | 'admin' | 'admin + fresh';
 
-/** A live session is required: UNAUTHORIZED with `data.reason` (missing, idle_timeout, revoked, ...) otherwise. */
-export const authedProcedure = t.procedure.use(({ ctx, next }) => {
+type Middleware = Parameters<typeof t.procedure.use>[0];
+
+/** Marks a procedure as deliberately public: a procedure with no guard at all fails the guard test. */
+const declaredPublic: Middleware = ({ next }) => next();
+
+/** UNAUTHORIZED with `data.reason` (missing, idle_timeout, revoked, ...) when there is no live session. */
+const requireSession = t.middleware(({ ctx, next }) => {
   if (!ctx.session || !ctx.token) throw unauthorized(ctx.noSession ?? 'missing');
   return next({ ctx: { session: ctx.session, token: ctx.token } });
 });
+
+/** Until when the session counts as fresh (the password was entered within FRESH_AUTH_WINDOW). */
+export const freshUntil = (ctx: Context, session: AppSession) =>
+  sessionData(session).authAt + ctx.deps.config.freshAuthWindowMs;
+
+/**
+ * FORBIDDEN with `data.reason: 'reauthentication_required'` unless the password was entered (sign-in
+ * or auth.reauthenticate) within the last FRESH_AUTH_WINDOW. (ASVS 5.0 V7.5: re-authenticate before
+ * sensitive account changes.)
+ */
+function assertFresh(ctx: Context, session: AppSession): void {
+  if (ctx.deps.clock() >= freshUntil(ctx, session)) {
+    throw forbidden('reauthentication_required', 'Please enter your password again to continue.');
+  }
+}
+
+const requireFresh = requireSession.unstable_pipe(({ ctx, next }) => {
+  assertFresh(ctx, ctx.session);
+  return next();
+});
+
+/**
+ * The role lives in the session and admin.setRole updates every live session of the user at once, so
+ * a demotion applies on the very next request. Reads are open to any live admin session (an admin
+ * console must stay readable); everything else needs the fresh step-up as well.
+ */
+const requireAdmin = requireSession.unstable_pipe(({ ctx, type, next }) => {
+  if (sessionData(ctx.session).role !== 'admin') throw forbidden('admin_required', 'Administrators only.');
+  if (type !== 'query') assertFresh(ctx, ctx.session);
+  return next();
+});
+
+export const publicProcedure = t.procedure.use(declaredPublic);
+export const authedProcedure = t.procedure.use(requireSession);
+export const freshProcedure = t.procedure.use(requireFresh);
+export const adminProcedure = t.procedure.use(requireAdmin);
+
+/** For test/security/guards.test.ts: which guard a middleware in a procedure's chain stands for. */
+export const guardMiddlewares: ReadonlyMap<unknown, 'public' | 'session' | 'fresh' | 'admin'> = (() => {
+  const named = new Map<unknown, 'public' | 'session' | 'fresh' | 'admin'>([[declaredPublic, 'public']]);
+  const session = requireSession._middlewares;
+  for (const m of session) named.set(m, 'session');
+  for (const m of requireFresh._middlewares.slice(session.length)) named.set(m, 'fresh');
+  for (const m of requireAdmin._middlewares.slice(session.length)) named.set(m, 'admin');
+  return named;
+})();
 
 /** Reads the session data the way the rest of the server expects it, whatever the store returned. */
 export function sessionData(session: AppSession): AppSessionData {
@@ -39,33 +99,9 @@ export function sessionData(session: AppSession): AppSessionData {
     authAt: typeof d.authAt === 'number' ? d.authAt : 0,
     mfa: d.mfa === true,
     mfaPending: typeof d.mfaPending === 'string' ? d.mfaPending : null,
+    mfaPendingUntil: typeof d.mfaPendingUntil === 'number' ? d.mfaPendingUntil : 0,
   };
   if (typeof d.email === 'string') data.email = d.email;
   if (typeof d.mfaEnabled === 'boolean') data.mfaEnabled = d.mfaEnabled;
   return data;
 }
-
-/** Until when the session counts as fresh (the password was entered within FRESH_AUTH_WINDOW). */
-export const freshUntil = (ctx: Context, session: AppSession) =>
-  sessionData(session).authAt + ctx.deps.config.freshAuthWindowMs;
-
-/**
- * A live session whose password was entered (sign-in or auth.reauthenticate) within the last
- * FRESH_AUTH_WINDOW: FORBIDDEN with `data.reason: 'reauthentication_required'` otherwise.
- * (ASVS 5.0 V7.5: re-authenticate before sensitive account changes.)
- */
-export const freshProcedure = authedProcedure.use(({ ctx, next }) => {
-  if (ctx.deps.clock() >= freshUntil(ctx, ctx.session)) {
-    throw forbidden('reauthentication_required', 'Please enter your password again to continue.');
-  }
-  return next();
-});
-
-/**
- * A live session with the admin role. The role lives in the session and admin.setRole updates every
- * live session of the user at once, so a demotion applies on the very next request.
- */
-export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
-  if (sessionData(ctx.session).role !== 'admin') throw forbidden('admin_required', 'Administrators only.');
-  return next();
-});

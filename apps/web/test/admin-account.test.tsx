@@ -53,6 +53,34 @@ describe('admin', () => {
     expect(api.callsTo('admin.setRole')).toEqual([{ userId: 'u2', role: 'admin' }]);
   });
 
+  test('a role change on a stale admin session asks for the password, then goes through', async () => {
+    let fresh = false;
+    const { api } = renderApp('/admin', {
+      ...signedInHandlers({ role: 'admin' }),
+      'admin.listUsers': () => users,
+      'admin.setRole': () =>
+        fresh
+          ? { user: { ...users.users[1], role: 'admin' }, sessionsUpdated: 1 }
+          : fail('FORBIDDEN', 'Please enter your password again to continue.', {
+              reason: 'reauthentication_required',
+            }),
+      'auth.reauthenticate': () => {
+        fresh = true;
+        return { freshUntil: Date.now() + 300_000 };
+      },
+    });
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole('button', { name: 'Make bob@example.com an administrator' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Confirm it’s you' });
+    expect(
+      within(dialog).getByText(/To change the role of bob@example.com, enter your password/),
+    ).toBeTruthy();
+    await user.type(within(dialog).getByLabelText('Password'), 'right password');
+    await user.click(within(dialog).getByRole('button', { name: 'Confirm' }));
+    await waitFor(() => expect(screen.getByText(/bob@example.com is now an administrator/)).toBeTruthy());
+    expect(api.callsTo('admin.setRole')).toHaveLength(2);
+  });
+
   test('the admin screen is not for users, and goes away when the server says admin_required', async () => {
     renderApp('/admin', { ...signedInHandlers({ role: 'user' }) });
     expect(await screen.findByRole('heading', { name: 'Where you’re signed in' })).toBeTruthy();

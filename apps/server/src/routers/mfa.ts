@@ -4,7 +4,7 @@ import { matchTotp, newTotpSecret, otpauthUrl } from '../auth/totp.js';
 import type { Context } from '../context.js';
 import { forbidden, unauthorized } from '../errors.js';
 import { throttleAccount, throttleIp } from '../security/throttle.js';
-import { authedProcedure, freshProcedure, router, sessionData } from '../trpc.js';
+import { freshProcedure, router, sessionData } from '../trpc.js';
 import type { User } from '../users/repository.js';
 import { totpCode } from './inputs.js';
 
@@ -16,6 +16,16 @@ async function currentUser(ctx: Context & { session: NonNullable<Context['sessio
 
 const factorChange = z.object({ code: totpCode, revokeOtherSessions: z.boolean().optional() });
 
+/**
+ * How long a pending enrollment (the secret shown by beginEnrollment) can be confirmed: long enough to
+ * scan a QR code and type a code, short enough that a secret shown on a screen long ago can't be
+ * turned into a factor later.
+ */
+export const ENROLLMENT_TTL_MS = 10 * 60_000;
+
+const alreadyOn = () =>
+  new TRPCError({ code: 'CONFLICT', message: 'Two-factor authentication is already on.' });
+
 const invalidCode = () =>
   forbidden('invalid_code', 'That code is not valid. Check your authenticator app and try again.');
 
@@ -26,29 +36,35 @@ export const mfaRouter = router({
    */
   beginEnrollment: freshProcedure.mutation(async ({ ctx }) => {
     const user = await currentUser(ctx);
-    if (user.mfaSecret)
-      throw new TRPCError({ code: 'CONFLICT', message: 'Two-factor authentication is already on.' });
+    if (user.mfaSecret) throw alreadyOn();
     const secret = newTotpSecret();
-    const updated = await ctx.deps.sessions.patch(ctx.token, { mfaPending: secret });
+    const updated = await ctx.deps.sessions.patch(ctx.token, {
+      mfaPending: secret,
+      mfaPendingUntil: ctx.deps.clock() + ENROLLMENT_TTL_MS,
+    });
     if (!updated) throw unauthorized('unknown', 'This session ended');
     return { secret, otpauthUrl: otpauthUrl(secret, user.email) };
   }),
 
   /**
    * Proves the app has the secret: MFA turns on and the session rotates (a privilege change). With
-   * `revokeOtherSessions`, every other session of the user ends too (ASVS 5.0 7.4.3).
+   * `revokeOtherSessions`, every other session of the user ends too (ASVS 5.0 7.4.3). Needs a fresh
+   * session, a pending enrollment younger than ENROLLMENT_TTL_MS, and MFA still off: a factor in
+   * force is changed only by turning it off first (mfa.disable, which asks for a code of it).
    */
-  confirmEnrollment: authedProcedure.input(factorChange).mutation(async ({ ctx, input }) => {
+  confirmEnrollment: freshProcedure.input(factorChange).mutation(async ({ ctx, input }) => {
     const { users, sessions, clock, log } = ctx.deps;
-    const pending = sessionData(ctx.session).mfaPending;
+    const data = sessionData(ctx.session);
+    const pending = data.mfaPending && clock() < (data.mfaPendingUntil ?? 0) ? data.mfaPending : null;
     if (!pending) {
       throw new TRPCError({
         code: 'PRECONDITION_FAILED',
-        message: 'Start the enrollment first (mfa.beginEnrollment).',
+        message: 'Start the enrollment first (mfa.beginEnrollment), or again if it has expired.',
       });
     }
     await throttleIp(ctx);
     const user = await currentUser(ctx);
+    if (user.mfaSecret) throw alreadyOn();
     const account = await throttleAccount(ctx, user.email);
     const step = matchTotp(pending, input.code, clock());
     if (step === null) throw invalidCode();
@@ -60,11 +76,15 @@ export const mfaRouter = router({
     const revokeOthers = async () =>
       input.revokeOtherSessions ? await sessions.revokeAllExcept(user.id, ctx.session.id, 'revoked') : 0;
     const early = await revokeOthers();
-    await users.setMfa(user.id, pending, step);
+    // Only if MFA is still off: of two sessions confirming at once, one factor wins and the other
+    // request is refused (and ends no session beyond what the early pass did at its user's request).
+    if (!(await users.enableMfa(user.id, pending, step))) throw alreadyOn();
     const revoked = early + (await revokeOthers());
-    // auth.me answers from the session: every session of the user learns that MFA is on.
-    await sessions.updateUserSessions(user.id, { mfaEnabled: true }, { rotate: false });
-    const rotated = await sessions.rotate(ctx.token, { mfaPending: null, mfa: true, mfaEnabled: true });
+    // auth.me answers from the session: every session of the user learns that MFA is on, and any
+    // other pending enrollment is void now.
+    const off = { mfaPending: null, mfaPendingUntil: 0 };
+    await sessions.updateUserSessions(user.id, { mfaEnabled: true, ...off }, { rotate: false });
+    const rotated = await sessions.rotate(ctx.token, { ...off, mfa: true, mfaEnabled: true });
     if (rotated) ctx.response.cookies.set(rotated.cookie.name, rotated.cookie);
     log.info({ userId: user.id, sessionId: ctx.session.id, revoked }, 'MFA enabled');
     return { enabled: true, revoked };

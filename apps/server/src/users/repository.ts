@@ -115,6 +115,19 @@ export function userRepository(db: Database, clock: () => number = Date.now) {
     },
 
     /**
+     * Turns MFA on with `secret`, only while it is off: false when another request turned it on first
+     * (a factor in force is never replaced by a second enrollment).
+     */
+    async enableMfa(id: string, secret: string, step: number): Promise<boolean> {
+      const rows = await db.query(
+        `UPDATE tessera_users SET mfa_secret = $2, mfa_last_step = $3
+         WHERE id = $1 AND mfa_secret IS NULL RETURNING id`,
+        [id, secret, step],
+      );
+      return rows.length === 1;
+    },
+
+    /**
      * Records that the TOTP code of `step` was used. Atomic: of two requests with the same code only
      * one gets true (RFC 6238 section 5.2: a verifier must not accept the same OTP twice).
      */

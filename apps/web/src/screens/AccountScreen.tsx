@@ -176,7 +176,7 @@ function TwoStep() {
     event.preventDefault();
     if (!/^\d{6}$/.test(code)) return setCodeError('Enter the 6-digit code from your authenticator app.');
     try {
-      await confirm.mutateAsync({ code });
+      await fresh(() => confirm.mutateAsync({ code }), 'turn on two-step verification');
       reset();
       setMessage({
         tone: 'success',
@@ -184,6 +184,7 @@ function TwoStep() {
       });
       await refreshMe();
     } catch (error) {
+      if (error instanceof ReauthCancelled) return;
       setCode('');
       if (errorCode(error) === 'PRECONDITION_FAILED') {
         reset();

@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { useNavigate } from 'react-router';
 import { Alert } from '../components/Alert';
 import { useFocusOnMount } from '../components/hooks';
+import { ReauthCancelled, useFresh } from '../components/Reauth';
 import { errorCode, genericMessage } from '../lib/errors';
 import { meQueryOptions } from '../lib/me';
 import { paths } from '../lib/paths';
@@ -23,12 +24,17 @@ export function AdminScreen() {
   const me = useQuery(meQueryOptions(services.clients.trpc, services.tracker));
   const users = useQuery(trpc.admin.listUsers.queryOptions());
   const setRole = useMutation(trpc.admin.setRole.mutationOptions());
+  const fresh = useFresh();
   const [message, setMessage] = useState<{ tone: 'success' | 'error'; text: string } | null>(null);
 
   async function changeRole(user: { id: string; email: string }, role: 'admin' | 'user') {
     setMessage(null);
     try {
-      const result = await setRole.mutateAsync({ userId: user.id, role });
+      // Admin changes need a password entry in the last few minutes (the server's fresh window).
+      const result = await fresh(
+        () => setRole.mutateAsync({ userId: user.id, role }),
+        `change the role of ${user.email}`,
+      );
       const n = result.sessionsUpdated;
       setMessage({
         tone: 'success',
@@ -45,6 +51,7 @@ export function AdminScreen() {
         navigate(paths.sessions);
       }
     } catch (error) {
+      if (error instanceof ReauthCancelled) return;
       setMessage({
         tone: 'error',
         text:
