@@ -40,4 +40,4 @@ export type {
   StorePolicy,
   ValidateOutcome,
 } from './store.js';
-export { constantTimeEqual, hashToken, isSessionId, parseToken, userTag } from './tokens.js';
+export { constantTimeEqual, hashToken, isSessionId, parseToken } from './tokens.js';

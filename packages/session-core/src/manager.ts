@@ -4,7 +4,7 @@ import { eventTypeFor, type SessionEvent } from './events.js';
 import { type ResolvedOptions, resolveOptions, type SessionManagerOptions } from './options.js';
 import { deadlines } from './policy.js';
 import type { EndReason, SessionData, StoredSession, StoreMiss } from './store.js';
-import { isSessionId, newSessionId, newToken, parseToken } from './tokens.js';
+import { isSessionId, newToken, parseToken, randomSessionId } from './tokens.js';
 
 /** A live session as callers see it. Times are ms since epoch. */
 export interface Session<TData extends SessionData = SessionData> {
@@ -64,6 +64,19 @@ export function createSessionManager<TData extends SessionData = SessionData>(
   const config: ResolvedOptions = resolveOptions(options);
   const { store, clock, policy, cookie: cookieOptions } = config;
   const storeName = store.name ?? 'session';
+  const makeId = store.newSessionId?.bind(store);
+  /** From the store when it shards by id (Redis), else unrelated to the user. */
+  const newSessionId = (userId: string): string => {
+    if (!makeId) return randomSessionId();
+    const id = makeId(userId);
+    if (typeof id !== 'string' || !isSessionId(id)) {
+      throw new SessionError(
+        'INVALID_ARGUMENT',
+        `${storeName} store: newSessionId must return 26 base64url characters`,
+      );
+    }
+    return id;
+  };
 
   const emit = (
     type: SessionEvent['type'],

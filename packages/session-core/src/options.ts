@@ -59,6 +59,8 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
   );
   if (missing.length > 0)
     throw new SessionConfigError(`store is not a SessionStore (missing ${missing.join(', ')})`);
+  if (store.newSessionId !== undefined && typeof store.newSessionId !== 'function')
+    throw new SessionConfigError('store.newSessionId must be a function when present');
   if (options.clock !== undefined && typeof options.clock !== 'function') {
     throw new SessionConfigError('clock must be a function returning ms since epoch');
   }

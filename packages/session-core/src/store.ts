@@ -75,6 +75,13 @@ export interface SessionStore {
   readonly name?: string;
 
   /**
+   * A new public id for a session of this user (26 base64url characters, >= 128 random bits). Only for
+   * stores that place a user's sessions together by id (Redis Cluster slots); `create` may then refuse
+   * ids made otherwise. Without it, the manager uses 152 random bits (no link to the user at all).
+   */
+  newSessionId?(userId: string): string;
+
+  /**
    * Inserts the session, atomically with the per-user limit: prunes dead entries of the user's index,
    * then evicts the least recently active live sessions or refuses, so that parallel creates for one
    * user can never leave more than `limit.max` live sessions.

@@ -2,11 +2,11 @@ import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Token format: `<id>.<secret>`
- *  - id: a 4-character user shard tag + 128 random bits (26 base64url characters). It is the session's
- *    public id: shown in session lists and used to revoke. The shard tag is derived from the user id
- *    (first 24 bits of SHA-256(userId)) so that a Redis Cluster can keep all of one user's keys in one
- *    hash slot while validating from the token alone. It reveals nothing about the user but "same user"
- *    across that user's own cookies.
+ *  - id: the session's public id, 26 base64url characters: shown in session lists and used to revoke.
+ *    By default it is 152 random bits. A store that must place a user's sessions together makes the
+ *    ids itself (`SessionStore.newSessionId`): the Redis store puts a 4-character shard tag in front of
+ *    128 random bits, keyed with a server-side secret (./stores/redis/shard-tag.ts), so that a Redis
+ *    Cluster keeps all of one user's keys in one hash slot while validating from the token alone.
  *  - secret: 256 random bits from the CSPRNG (43 base64url characters).
  * Stores only ever receive the public id and SHA-256(token). A dump of a store can't be replayed as a
  * cookie, and knowing the public id doesn't help: the secret is never stored. (Lucia's current guide
@@ -15,7 +15,6 @@ import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 export const SESSION_ID_LENGTH = 26;
 export const SECRET_LENGTH = 43;
 export const TOKEN_LENGTH = SESSION_ID_LENGTH + 1 + SECRET_LENGTH;
-const TAG_LENGTH = 4;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 export interface ParsedToken {
@@ -23,18 +22,14 @@ export interface ParsedToken {
   hash: Uint8Array;
 }
 
-/** The 4-character shard tag shared by every session id of this user. */
-export function userTag(userId: string): string {
-  return createHash('sha256').update(userId).digest().subarray(0, 3).toString('base64url');
+/** A session id for stores that don't shard by user: 19 random bytes, 26 base64url characters. */
+export function randomSessionId(): string {
+  return randomBytes(19).toString('base64url');
 }
 
-/** The shard tag inside a session id (its first 4 characters). */
-export function tagOfSessionId(id: string): string {
-  return id.slice(0, TAG_LENGTH);
-}
-
-export function newSessionId(userId: string): string {
-  return userTag(userId) + randomBytes(16).toString('base64url');
+/** A session id that opens with `prefix` (4 base64url characters) followed by 128 random bits. */
+export function prefixedSessionId(prefix: string): string {
+  return prefix + randomBytes(16).toString('base64url');
 }
 
 export function hashToken(token: string): Uint8Array {

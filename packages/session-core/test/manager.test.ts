@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { serializeCookie } from '../src/cookie.js';
 import { SessionConfigError, SessionError, SessionLimitError, SessionStoreError } from '../src/errors.js';
@@ -136,6 +137,36 @@ describe('session lifecycle', () => {
     expect((await sessions.list('u1')).map((s) => s.data.role)).toEqual(['user', 'user']);
     expect(b.session.id).not.toBe(a.session.id);
     expect(events.filter((e) => e.type === 'rotated')).toHaveLength(1);
+  });
+});
+
+describe('session ids', () => {
+  it('are unrelated to the user when the store makes none: no shared prefix across one user', async () => {
+    const { sessions } = setup({ maxSessionsPerUser: 100 });
+    const ids = await Promise.all(
+      Array.from({ length: 20 }, async () => (await sessions.create(login)).session.id),
+    );
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{26}$/);
+    expect(new Set(ids.map((id) => id.slice(0, 4))).size).toBeGreaterThan(1);
+  });
+
+  it("come from the store when it makes them (the Redis store's shard tag), and must be well-formed", async () => {
+    const asked: string[] = [];
+    const store: SessionStore = Object.assign(memoryStore(), {
+      newSessionId(userId: string) {
+        asked.push(userId);
+        return `TAG_${randomBytes(16).toString('base64url')}`;
+      },
+    });
+    const { sessions } = setup({ store });
+    const { session } = await sessions.create(login);
+    expect(session.id.slice(0, 4)).toBe('TAG_');
+    expect(asked).toEqual(['u1']);
+    const broken = setup({ store: Object.assign(memoryStore(), { newSessionId: () => 'not an id' }) });
+    await expect(broken.sessions.create(login)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(() => setup({ store: Object.assign(memoryStore(), { newSessionId: 'x' }) as never })).toThrow(
+      /newSessionId must be a function/,
+    );
   });
 });
 

@@ -1,6 +1,7 @@
 import { startRedisCluster, type TestRedisCluster } from '@tessera/testkit';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSessionManager } from '../src/manager.js';
 import { redisKeys, redisStore } from '../src/stores/redis/index.js';
 import { runSessionStoreContract } from '../src/testing/index.js';
 import {
@@ -10,6 +11,7 @@ import {
   redisStoreSuite,
   type SuiteEnv,
   T0,
+  TAG_SECRET,
 } from './helpers/redis-store-suite.js';
 
 // One private 3-master cluster for the whole file (the contract and the Redis-specific suite).
@@ -40,7 +42,7 @@ runSessionStoreContract({
   setup: async () => {
     const own = await connect(cluster.nodes);
     return {
-      store: redisStore({ client: own, prefix: 'contract:' }),
+      store: redisStore({ client: own, prefix: 'contract:', tagSecret: TAG_SECRET }),
       teardown: async () => own.disconnect(),
     };
   },
@@ -59,8 +61,8 @@ redisStoreSuite(
 
 describe('redisStore on Redis Cluster', () => {
   it('keeps every key of one user in one slot, and spreads users over the masters', async () => {
-    const keys = redisKeys();
-    const store = redisStore({ client });
+    const keys = redisKeys({ tagSecret: TAG_SECRET });
+    const store = redisStore({ client, tagSecret: TAG_SECRET });
     const slotsByNode = new Map<string, number>();
     for (let n = 0; n < 30; n++) {
       const user = newUser();
@@ -78,5 +80,24 @@ describe('redisStore on Redis Cluster', () => {
       slotsByNode.set(node, (slotsByNode.get(node) ?? 0) + 1);
     }
     expect(slotsByNode.size).toBe(3);
+  });
+
+  it("keeps every session of a user in the index's slot, across a restart with the same tag secret", async () => {
+    const keys = redisKeys({ tagSecret: TAG_SECRET });
+    // Two managers over two stores: the second stands for the process after a restart.
+    const [before, after] = [TAG_SECRET, Buffer.from(TAG_SECRET)].map((tagSecret) =>
+      createSessionManager({ store: redisStore({ client, tagSecret }), maxSessionsPerUser: 10 }),
+    );
+    for (let n = 0; n < 10; n++) {
+      const user = newUser();
+      const ids: string[] = [];
+      for (const manager of [before, after, before, after]) {
+        ids.push((await manager!.create({ userId: user })).session.id);
+      }
+      const slot = await client.cluster('KEYSLOT', keys.userIndex(user));
+      for (const id of ids) expect(await client.cluster('KEYSLOT', keys.session(id))).toBe(slot);
+      expect((await after!.list(user)).map((s) => s.id).sort()).toEqual([...ids].sort());
+      expect(await before!.revokeAll(user)).toBe(4);
+    }
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { startRedis, type TestRedis } from '@tessera/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionStoreError } from '../src/errors.js';
+import { SessionConfigError, SessionStoreError } from '../src/errors.js';
 import type { SessionStore } from '../src/store.js';
 import { redisScripts, redisStore } from '../src/stores/redis/index.js';
 import { runSessionStoreContract } from '../src/testing/index.js';
@@ -13,6 +13,7 @@ import {
   redisStoreSuite,
   type SuiteEnv,
   T0,
+  TAG_SECRET,
 } from './helpers/redis-store-suite.js';
 
 // REDIS_URL points the behaviour suite at an existing server; the tests that count commands or kill
@@ -26,7 +27,7 @@ runSessionStoreContract({
     const client = new Redis(server.url, { lazyConnect: true });
     await client.connect();
     return {
-      store: redisStore({ client }),
+      store: redisStore({ client, tagSecret: TAG_SECRET }),
       teardown: async () => {
         client.disconnect();
         await server.stop();
@@ -94,7 +95,7 @@ describe('redisStore on a private server', () => {
 
   it('validate is exactly ONE command to Redis (EVALSHA), counted by the server', async () => {
     const storeClient = new Redis(own.url);
-    const store = redisStore({ client: storeClient });
+    const store = redisStore({ client: storeClient, tagSecret: TAG_SECRET });
     const user = newUser();
     const s = newSession(user);
     await store.create(s.session, { max: 3, onLimit: 'evict-oldest' }, T0, POLICY);
@@ -128,7 +129,7 @@ describe('redisStore on a private server', () => {
 
   it('validate costs little client CPU (informational)', async () => {
     const storeClient = new Redis(own.url);
-    const store = redisStore({ client: storeClient });
+    const store = redisStore({ client: storeClient, tagSecret: TAG_SECRET });
     const s = newSession(newUser());
     await store.create(s.session, { max: 3, onLimit: 'evict-oldest' }, T0, POLICY);
     await store.validate(s.id, s.hash, T0 + 1, POLICY);
@@ -171,7 +172,7 @@ describe('redisStore on a private server', () => {
     });
     failFast.on('error', () => {}); // connection errors are expected here
     await new Promise<void>((resolve) => failFast.once('ready', () => resolve()));
-    const store: SessionStore = redisStore({ client: failFast });
+    const store: SessionStore = redisStore({ client: failFast, tagSecret: TAG_SECRET });
     const user = newUser();
     const s = newSession(user);
     await store.create(s.session, { max: 3, onLimit: 'evict-oldest' }, T0, POLICY);
@@ -233,9 +234,18 @@ describe('redisStore module', () => {
   });
 
   it('rejects a client that is not an ioredis client and a prefix that would break hash tags', () => {
-    expect(() => redisStore({ client: {} as Redis })).toThrow(/ioredis/);
+    expect(() => redisStore({ client: {} as Redis, tagSecret: TAG_SECRET })).toThrow(/ioredis/);
     const fake = { evalsha: async () => null, eval: async () => null } as unknown as Redis;
-    expect(() => redisStore({ client: fake, prefix: 'a{b}:' })).toThrow(/prefix/);
-    expect(redisStore({ client: fake, prefix: 'app:' }).name).toBe('redis');
+    expect(() => redisStore({ client: fake, prefix: 'a{b}:', tagSecret: TAG_SECRET })).toThrow(/prefix/);
+    expect(redisStore({ client: fake, prefix: 'app:', tagSecret: TAG_SECRET }).name).toBe('redis');
+  });
+
+  it('refuses to start without a tag secret of at least 32 bytes', () => {
+    const fake = { evalsha: async () => null, eval: async () => null } as unknown as Redis;
+    for (const tagSecret of [undefined, Buffer.alloc(31, 1), 'a'.repeat(64), '']) {
+      expect(() => redisStore({ client: fake, tagSecret } as never)).toThrow(SessionConfigError);
+      expect(() => redisStore({ client: fake, tagSecret } as never)).toThrow(/tagSecret: at least 32/);
+    }
+    expect(redisStore({ client: fake, tagSecret: new Uint8Array(32) }).name).toBe('redis');
   });
 });

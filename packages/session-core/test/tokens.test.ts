@@ -4,19 +4,18 @@ import {
   constantTimeEqual,
   hashToken,
   isSessionId,
-  newSessionId,
   newToken,
   parseToken,
+  prefixedSessionId,
+  randomSessionId,
   SECRET_LENGTH,
   SESSION_ID_LENGTH,
   TOKEN_LENGTH,
-  tagOfSessionId,
-  userTag,
 } from '../src/tokens.js';
 
 describe('tokens', () => {
   it('is <id>.<256-bit secret>, base64url, and only its SHA-256 is handed out for storage', () => {
-    const id = newSessionId('user-1');
+    const id = randomSessionId();
     const { token, hash } = newToken(id);
     expect(token).toMatch(/^[A-Za-z0-9_-]{26}\.[A-Za-z0-9_-]{43}$/);
     expect(token.length).toBe(TOKEN_LENGTH);
@@ -27,20 +26,21 @@ describe('tokens', () => {
     expect(Buffer.from(hash).toString('latin1')).not.toContain(token.slice(SESSION_ID_LENGTH + 1));
   });
 
-  it('gives each user a stable shard tag at the front of every session id', () => {
-    const a = newSessionId('alice');
-    const b = newSessionId('alice');
-    expect(a).not.toBe(b);
-    expect(tagOfSessionId(a)).toBe(userTag('alice'));
-    expect(tagOfSessionId(b)).toBe(userTag('alice'));
+  it('session ids: 152 random bits, or a 4-character prefix (a store shard tag) + 128 random bits', () => {
+    const a = randomSessionId();
     expect(isSessionId(a)).toBe(true);
+    expect(Buffer.from(a, 'base64url').toString('base64url')).toBe(a); // 19 bytes, canonical
+    const b = prefixedSessionId('AbC_');
+    expect(b.slice(0, 4)).toBe('AbC_');
+    expect(isSessionId(b)).toBe(true);
+    expect(prefixedSessionId('AbC_')).not.toBe(b);
   });
 
   it('10,000 tokens are distinct and their secrets look uniformly random', () => {
     const seen = new Set<string>();
     const counts = new Map<string, number>();
     for (let i = 0; i < 10_000; i++) {
-      const { token } = newToken(newSessionId('u'));
+      const { token } = newToken(randomSessionId());
       seen.add(token);
       for (const ch of token.slice(SESSION_ID_LENGTH + 1, -1)) counts.set(ch, (counts.get(ch) ?? 0) + 1);
     }
@@ -51,7 +51,7 @@ describe('tokens', () => {
   });
 
   it('parses its own tokens and rejects anything else as malformed', () => {
-    const { token, hash } = newToken(newSessionId('u'));
+    const { token, hash } = newToken(randomSessionId());
     const parsed = parseToken(token);
     expect(parsed?.id).toBe(token.slice(0, SESSION_ID_LENGTH));
     expect(Buffer.from(parsed!.hash).equals(Buffer.from(hash))).toBe(true);

@@ -7,4 +7,9 @@ export { createTestDatabase, type TestDatabase } from './postgres.js';
 export { type PrivatePostgres, startPrivatePostgres } from './private-postgres.js';
 export { onProcessEnd } from './process-end.js';
 export { startRedis, type TestRedis, type TestRedisOptions } from './redis.js';
-export { startRedisCluster, type TestRedisCluster } from './redis-cluster.js';
+export {
+  startRedisCluster,
+  type TestRedisCluster,
+  type TestRedisClusterOptions,
+  type TestRedisShard,
+} from './redis-cluster.js';

@@ -197,8 +197,9 @@ export function requireBinary(bin: 'redis-server' | 'redis-cli'): Promise<void> 
 }
 
 /**
- * Sends one inline command over a raw socket and returns the reply text (simple and bulk replies,
- * enough for PING and CLUSTER INFO): a readiness probe needs no client library and no retry logic.
+ * Sends one inline command over a raw socket and returns the reply text (simple, integer and bulk
+ * replies: enough for PING, CLUSTER INFO/NODES/KEYSLOT and INFO): a readiness probe needs no client
+ * library and no retry logic.
  */
 export function rawCommand(port: number, command: string, timeoutMs = 1_000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -213,7 +214,7 @@ export function rawCommand(port: number, command: string, timeoutMs = 1_000): Pr
       data += chunk.toString();
       const bulk = /^\$(\d+)\r\n/.exec(data);
       const complete =
-        data.startsWith('+') || data.startsWith('-')
+        data.startsWith('+') || data.startsWith('-') || data.startsWith(':')
           ? data.endsWith('\r\n')
           : bulk !== null && data.length >= bulk[0].length + Number(bulk[1]) + 2;
       if (complete) {

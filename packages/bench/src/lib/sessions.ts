@@ -10,6 +10,8 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 export const USER_AGENT =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.0.0 Safari/537.36';
 export const IPV4 = '203.0.113.57';
+/** The Redis store's shard-tag key for this run (a deployment keeps one; a run only needs one). */
+export const TAG_SECRET = randomBytes(32);
 export const ROLE_DATA = { role: 'user' } as const;
 
 /**

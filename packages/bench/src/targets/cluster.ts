@@ -13,7 +13,14 @@ import { step } from '../lib/progress.js';
 import { startCluster } from '../lib/redis.js';
 import type { PhaseResult } from '../lib/results.js';
 import { runRounds } from '../lib/scenarios.js';
-import { createHotSessions, managerOn, readyClient, readyCluster, validateOp } from '../lib/sessions.js';
+import {
+  createHotSessions,
+  managerOn,
+  readyClient,
+  readyCluster,
+  TAG_SECRET,
+  validateOp,
+} from '../lib/sessions.js';
 import type { Stack } from '../lib/stack.js';
 import { ratioOf } from '../lib/stats.js';
 import { randomAccount, startTessera } from '../lib/tessera.js';
@@ -33,8 +40,12 @@ export async function runClusterTarget(stack: Stack, options: BenchOptions): Pro
     logLevel: options.serverLogLevel,
   });
   try {
-    const onCluster = managerOn(redisStore({ client: clusterClient, prefix: 'benchc:' }));
-    const onSingle = managerOn(redisStore({ client: singleClient, prefix: 'benchc:' }));
+    const onCluster = managerOn(
+      redisStore({ client: clusterClient, prefix: 'benchc:', tagSecret: TAG_SECRET }),
+    );
+    const onSingle = managerOn(
+      redisStore({ client: singleClient, prefix: 'benchc:', tagSecret: TAG_SECRET }),
+    );
     const clusterTokens = await createHotSessions(onCluster, options.hotSessions);
     const singleTokens = await createHotSessions(onSingle, options.hotSessions);
     step('validate(): Cluster vs single node, in-process');

@@ -9,7 +9,6 @@
  * hot sessions are validated.
  */
 import { randomBytes } from 'node:crypto';
-import { userTag } from '@tessera/session-core';
 import { redisKeys, redisStore } from '@tessera/session-core/redis';
 import type { Redis } from 'ioredis';
 import type { BenchOptions } from '../lib/args.js';
@@ -23,6 +22,7 @@ import {
   managerOn,
   ROLE_DATA,
   readyClient,
+  TAG_SECRET,
   USER_AGENT,
   validateOp,
 } from '../lib/sessions.js';
@@ -44,7 +44,7 @@ export async function fillByCopy(
   count: number,
   onProgress?: (done: number) => void,
 ): Promise<void> {
-  const sessions = managerOn(redisStore({ client, prefix: PREFIX }));
+  const sessions = managerOn(redisStore({ client, prefix: PREFIX, tagSecret: TAG_SECRET }));
   const templateUser = 'template-user-000000';
   const template = await sessions.create({
     userId: templateUser,
@@ -52,7 +52,7 @@ export async function fillByCopy(
     userAgent: USER_AGENT,
     ip: IPV4,
   });
-  const keys = redisKeys(PREFIX);
+  const keys = redisKeys({ prefix: PREFIX, tagSecret: TAG_SECRET });
   const templateSession = keys.session(template.session.id);
   const templateIndex = keys.userIndex(templateUser);
   const sha = (await client.script('LOAD', COPY_BATCH)) as string;
@@ -67,7 +67,7 @@ export async function fillByCopy(
     for (let i = from; i < Math.min(count, from + batch); i++) {
       // As long as the template's user id (20 characters), so key sizes match too.
       const userId = `filler-${run}-${String(i).padStart(8, '0')}`;
-      const id = userTag(userId) + randomBytes(16).toString('base64url');
+      const id = keys.tag(userId) + randomBytes(16).toString('base64url');
       args.push(keys.session(id), keys.userIndex(userId));
     }
     const call: Promise<void> = client.evalsha(sha, 0, ...args).then((n) => {
@@ -92,8 +92,10 @@ export async function runFlatTarget(options: BenchOptions): Promise<PhaseResult>
   // The fill sends 5,000-session scripts: no 1 s command timeout for this one.
   const filler = benchClient(big.url);
   try {
-    const smallSessions = managerOn(redisStore({ client: smallClient, prefix: PREFIX }));
-    const bigSessions = managerOn(redisStore({ client: bigClient, prefix: PREFIX }));
+    const smallSessions = managerOn(
+      redisStore({ client: smallClient, prefix: PREFIX, tagSecret: TAG_SECRET }),
+    );
+    const bigSessions = managerOn(redisStore({ client: bigClient, prefix: PREFIX, tagSecret: TAG_SECRET }));
     const smallTokens = await createHotSessions(smallSessions, options.hotSessions);
     const bigTokens = await createHotSessions(bigSessions, options.hotSessions);
     const extra = Math.max(0, options.bigSessions - options.hotSessions - 1);

@@ -15,7 +15,7 @@ import { createPeerSessions, nodeRedis, PEER_PREFIX, peerStore } from '../lib/pe
 import { step } from '../lib/progress.js';
 import { infoNumber, startRedis } from '../lib/redis.js';
 import type { PhaseResult } from '../lib/results.js';
-import { IPV4, managerOn, ROLE_DATA, readyClient, USER_AGENT } from '../lib/sessions.js';
+import { IPV4, managerOn, ROLE_DATA, readyClient, TAG_SECRET, USER_AGENT } from '../lib/sessions.js';
 import { summarize } from '../lib/stats.js';
 
 const PREFIX = 'tessera:';
@@ -43,7 +43,7 @@ export async function tesseraMemory(n: number): Promise<MemoryFigures> {
   const redis = await startRedis('redis-memory-tessera');
   const client = await readyClient(redis.url);
   try {
-    const sessions = managerOn(redisStore({ client, prefix: PREFIX }));
+    const sessions = managerOn(redisStore({ client, prefix: PREFIX, tagSecret: TAG_SECRET }));
     // One session first, so the scripts are loaded (Redis caches them: ~100 KB that is not per session).
     await sessions.create({ userId: 'warm-up', data: { ...ROLE_DATA }, userAgent: USER_AGENT, ip: IPV4 });
     const keysBefore = await client.dbsize();
@@ -66,7 +66,7 @@ export async function tesseraMemory(n: number): Promise<MemoryFigures> {
       }),
     );
     const after = await settledUsedMemory(client);
-    const keys = redisKeys(PREFIX);
+    const keys = redisKeys({ prefix: PREFIX, tagSecret: TAG_SECRET });
     return {
       perSession: (after - before) / n,
       sessionKey: await averageUsage(

@@ -20,7 +20,7 @@ import {
 } from '../lib/peer-sessions.js';
 import { step } from '../lib/progress.js';
 import type { PhaseResult } from '../lib/results.js';
-import { createHotSessions, managerOn, readyClient, validateOp } from '../lib/sessions.js';
+import { createHotSessions, managerOn, readyClient, TAG_SECRET, validateOp } from '../lib/sessions.js';
 import type { Stack } from '../lib/stack.js';
 import { ratioOf, rotation, type Summary, summarize } from '../lib/stats.js';
 
@@ -73,7 +73,7 @@ export async function runValidateTarget(stack: Stack, options: BenchOptions): Pr
   const client = await readyClient(stack.redis.url);
   const node = await nodeRedis(stack.redis.url);
   try {
-    const sessions = managerOn(redisStore({ client, prefix: 'bench4:' }));
+    const sessions = managerOn(redisStore({ client, prefix: 'bench4:', tagSecret: TAG_SECRET }));
     const tokens = await createHotSessions(sessions, options.hotSessions);
     const trivial = (await client.script('LOAD', 'return 1')) as string;
     const store = peerStore(node);

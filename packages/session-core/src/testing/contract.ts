@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { EndReason, NewSession, SessionData, SessionStore, StorePolicy } from '../store.js';
-import { hashToken, newSessionId, newToken } from '../tokens.js';
+import { hashToken, isSessionId, newToken, randomSessionId } from '../tokens.js';
 
 /** The test functions of your runner (vitest, jest and node:test all fit). */
 export interface TestApi {
@@ -48,6 +48,8 @@ export function runSessionStoreContract(options: ContractOptions): void {
     token: string;
     hash: Uint8Array;
   }
+  /** A session id as the manager makes it: from the store when it makes ids, else random. */
+  const newSessionId = (userId: string) => store.newSessionId?.(userId) ?? randomSessionId();
   const make = (userId: string, at = T0, data: SessionData = { role: 'user' }): Made => {
     const id = newSessionId(userId);
     const { token, hash } = newToken(id);
@@ -74,6 +76,12 @@ export function runSessionStoreContract(options: ContractOptions): void {
     return { ...m, outcome };
   };
   const user = () => `user-${randomUUID()}`;
+  /** `hash` with only its last byte changed: equal to it on the first 248 bits. */
+  const nearMiss = (hash: Uint8Array) => {
+    const forged = Uint8Array.from(hash);
+    forged[31] = (forged[31]! + 1) % 256;
+    return forged;
+  };
   const reasonOf = async (m: Made, at: number) => {
     const v = await store.validate(m.input.id, m.hash, at, policy);
     return v.ok ? 'live' : v.reason;
@@ -123,6 +131,13 @@ export function runSessionStoreContract(options: ContractOptions): void {
         assert.ok(v.ok);
         assert.equal(v.session.userAgent, null);
         assert.equal(v.session.ip, null);
+      });
+
+      it('session ids are 26 base64url characters, distinct even for one user', async () => {
+        const u = user();
+        const ids = Array.from({ length: 50 }, () => newSessionId(u));
+        for (const id of ids) assert.ok(isSessionId(id), id);
+        assert.equal(new Set(ids).size, ids.length);
       });
 
       it('knows nothing of an unknown id or a wrong secret for a known id', async () => {
@@ -281,6 +296,22 @@ export function runSessionStoreContract(options: ContractOptions): void {
         await store.rotate(t.input.id, t1.hash, t2.hash, null, T0 + 1, policy);
         assert.equal(await store.end(t.input.id, t.hash, 'logged_out', T0 + 2, policy), null);
         assert.equal(await reasonOf({ ...t, hash: t2.hash }, T0 + 3), 'live');
+      });
+
+      it('end compares the full hash, of the current token and of the one a rotation replaced', async () => {
+        // A forged token whose hash equals the real one on all but the last byte (a stand-in for any
+        // prefix or hint a store might keep) must end nothing; the real previous token still does.
+        const s = await create(user());
+        const next = newToken(s.input.id);
+        assert.ok(await store.rotate(s.input.id, s.hash, next.hash, null, T0, policy));
+        assert.equal(await store.end(s.input.id, nearMiss(s.hash), 'logged_out', T0 + 1, policy), null);
+        assert.equal(await store.end(s.input.id, nearMiss(next.hash), 'logged_out', T0 + 1, policy), null);
+        assert.equal(await reasonOf({ ...s, hash: nearMiss(s.hash) }, T0 + 2), 'unknown');
+        assert.equal(await reasonOf({ ...s, hash: next.hash }, T0 + 2), 'live');
+        assert.equal(await reasonOf(s, T0 + 2), 'rotated');
+        const ended = await store.end(s.input.id, s.hash, 'logged_out', T0 + 3, policy);
+        assert.equal(ended?.id, s.input.id);
+        assert.equal(await reasonOf({ ...s, hash: next.hash }, T0 + 4), 'logged_out');
       });
 
       it("revoke ends only the owner's live session (no IDOR)", async () => {

@@ -3,14 +3,15 @@
  * cluster (redis-cluster.test.ts). Everything the generic contract can't see: the key layout, TTLs,
  * index hygiene, atomicity under parallel load and the Lua JSON merge.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewSession, SessionData, SessionStore, StorePolicy } from '../../src/store.js';
 import { redisKeys, redisStore } from '../../src/stores/redis/index.js';
+import { shardTagger } from '../../src/stores/redis/shard-tag.js';
 import { encodeUserAgent } from '../../src/stores/redis/user-agent-codec.js';
-import { newSessionId, newToken, userTag } from '../../src/tokens.js';
+import { newToken, prefixedSessionId } from '../../src/tokens.js';
 
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;
@@ -22,11 +23,16 @@ export const UA =
 
 export const newUser = () => `user-${randomUUID()}`;
 
+/** The shard-tag secret of every store these tests build (a deployment's is generated once and kept). */
+export const TAG_SECRET = randomBytes(32);
+const tagOf = shardTagger(TAG_SECRET);
+
 /** A token hash as the Redis store keeps it: base64url text (43 characters). */
 export const hashText = (hash: Uint8Array) => Buffer.from(hash).toString('base64url');
 
+/** A session of `userId` with an id as `redisStore({ tagSecret: TAG_SECRET }).newSessionId` makes it. */
 export function newSession(userId: string, createdAt = T0, data: SessionData = { role: 'member' }) {
-  const id = newSessionId(userId);
+  const id = prefixedSessionId(tagOf(userId));
   const { token, hash } = newToken(id);
   const session: NewSession = {
     id,
@@ -54,13 +60,13 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
     let env: SuiteEnv;
     let store: SessionStore;
     const prefix = `t${randomBytes(4).toString('hex')}:`;
-    const keys = redisKeys(prefix);
+    const keys = redisKeys({ prefix, tagSecret: TAG_SECRET });
     const evict = { max: 3, onLimit: 'evict-oldest' } as const;
 
     beforeAll(() => {
       env = getEnv();
       client = env.client;
-      store = redisStore({ client, prefix });
+      store = redisStore({ client, prefix, tagSecret: TAG_SECRET });
     });
 
     /** Creates a session at `at` under the default limit and returns its handles. */
@@ -82,7 +88,7 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
 
     /** The session ids in a user's index (members are ids without their tag, which the key carries). */
     const indexIds = async (userId: string) =>
-      (await client.zrange(keys.userIndex(userId), 0, -1)).map((member) => userTag(userId) + member).sort();
+      (await client.zrange(keys.userIndex(userId), 0, -1)).map((member) => keys.tag(userId) + member).sort();
     const liveIds = async (userId: string, now: number) =>
       (await store.list(userId, now, POLICY)).map((s) => s.id).sort();
 
@@ -92,8 +98,8 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         const s = await login(user, T0, { role: 'admin' });
         const key = keys.session(s.id);
         expect(key).toBe(`${prefix}s:{${s.id.slice(0, 4)}}${s.id.slice(4)}`);
-        expect(keys.userIndex(user)).toBe(`${prefix}u:{${userTag(user)}}${user}`);
-        expect(s.id.slice(0, 4)).toBe(userTag(user));
+        expect(keys.userIndex(user)).toBe(`${prefix}u:{${keys.tag(user)}}${user}`);
+        expect(s.id.slice(0, 4)).toBe(keys.tag(user));
 
         const raw = await client.hgetall(key);
         expect(Object.keys(raw).sort()).toEqual(['a', 'c', 'd', 'g', 'h', 'i', 'u']);
@@ -171,6 +177,29 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         ).rejects.toMatchObject({
           code: 'INVALID_ARGUMENT',
         });
+      });
+    });
+
+    describe('user shard tag', () => {
+      it('is keyed: the same secret gives the same tag after a restart, another secret another tag', async () => {
+        const user = newUser();
+        const a = await login(user);
+        // A restart: a new store over a new copy of the same secret finds the user's sessions...
+        const restarted = redisStore({ client, prefix, tagSecret: Buffer.from(TAG_SECRET) });
+        const b = restarted.newSessionId(user);
+        expect(b.slice(0, 4)).toBe(a.id.slice(0, 4));
+        expect((await restarted.list(user, T0 + 1, POLICY)).map((x) => x.id)).toEqual([a.id]);
+        const input = { ...newSession(user, T0 + 2).session, id: b, tokenHash: newToken(b).hash };
+        expect((await restarted.create(input, evict, T0 + 2, POLICY)).ok).toBe(true);
+        expect(await indexIds(user)).toEqual([a.id, b].sort());
+        // ...and the unkeyed SHA-256 of the user id is not the tag: it can't be computed without the secret.
+        expect(a.id.slice(0, 4)).not.toBe(
+          createHash('sha256').update(user).digest().subarray(0, 3).toString('base64url'),
+        );
+        // Under another secret the user's index is elsewhere: those sessions are not found by user.
+        const other = redisStore({ client, prefix, tagSecret: randomBytes(32) });
+        expect(other.newSessionId(user).slice(0, 4)).not.toBe(a.id.slice(0, 4));
+        expect(await other.list(user, T0 + 3, POLICY)).toEqual([]);
       });
     });
 
@@ -380,10 +409,10 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
           rotatePending: false,
         });
         expect(await store.validate(s.id, s.hash, at + 1, POLICY)).toEqual({ ok: false, reason: 'rotated' });
-        // p keeps an 8-character hint of the old hash, enough to report 'rotated'.
+        // p keeps the old hash in full: it reports 'rotated' and lets a logout with the old token end it.
         const raw = await client.hgetall(keys.session(s.id));
         expect(raw.h).toBe(hashText(next.hash));
-        expect(raw.p).toBe(hashText(s.hash).slice(0, 8));
+        expect(raw.p).toBe(hashText(s.hash));
         const v = await store.validate(s.id, next.hash, at + 1, POLICY);
         expect(v.ok && v.session.data).toEqual({ role: 'member', mfa: true });
         // Same limit slot: still one index entry.
@@ -445,6 +474,32 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         expect(await store.end(s.id, newToken(s.id).hash, 'logged_out', T0 + 1, POLICY)).toBe(null);
         const ended = await store.end(s.id, s.hash, 'logged_out', T0 + 1, POLICY);
         expect(ended).toMatchObject({ id: s.id, userId: user, lastActivityAt: T0 });
+        expect(await indexIds(user)).toEqual([]);
+      });
+
+      it('end with an old token compares the full previous hash, not a 48-bit hint of it', async () => {
+        const user = newUser();
+        const s = await login(user);
+        const next = newToken(s.id);
+        await store.rotate(s.id, s.hash, next.hash, null, T0 + 1, POLICY);
+        const key = keys.session(s.id);
+        // A record whose `p` is only the first 8 characters of a forged token's hash: what a chance
+        // 48-bit match with the real previous hash looks like. Ending with that token must fail.
+        const forged = newToken(s.id);
+        await client.hset(key, 'p', hashText(forged.hash).slice(0, 8));
+        expect(await store.end(s.id, forged.hash, 'logged_out', T0 + 2, POLICY)).toBe(null);
+        expect(await store.validate(s.id, forged.hash, T0 + 2, POLICY)).toEqual({
+          ok: false,
+          reason: 'unknown',
+        });
+        expect((await store.validate(s.id, next.hash, T0 + 3, POLICY)).ok).toBe(true);
+        // With `p` as rotate writes it (the full previous hash), the real previous token still ends it.
+        await client.hset(key, 'p', hashText(s.hash));
+        expect((await store.end(s.id, s.hash, 'logged_out', T0 + 4, POLICY))?.id).toBe(s.id);
+        expect(await store.validate(s.id, next.hash, T0 + 5, POLICY)).toEqual({
+          ok: false,
+          reason: 'logged_out',
+        });
         expect(await indexIds(user)).toEqual([]);
       });
 

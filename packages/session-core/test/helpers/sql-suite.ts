@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionStoreError } from '../../src/errors.js';
 import type { NewSession, SessionLimit, StorePolicy } from '../../src/store.js';
 import type { SqlSessionStore } from '../../src/stores/sql/sql-store.js';
-import { newSessionId, newToken } from '../../src/tokens.js';
+import { newToken, randomSessionId } from '../../src/tokens.js';
 
 export type Row = Record<string, unknown>;
 
@@ -25,7 +25,7 @@ export const policy: StorePolicy = {
 const roomy: SessionLimit = { max: 10, onLimit: 'reject' };
 
 export function newSession(userId: string, at: number, data: Record<string, unknown> = { role: 'user' }) {
-  const id = newSessionId(userId);
+  const id = randomSessionId(); // SQL stores make no ids: the manager's are random
   const { token, hash } = newToken(id);
   const input: NewSession = {
     id,

@@ -6,7 +6,8 @@
  * Key layout (default prefix `tessera:`):
  *
  *   <prefix>s:{<tag>}<rest of id>   hash, one per session. <tag> is the first 4 characters of the
- *                                   session id = userTag(userId); <rest> the other 22.
+ *                                   session id: the user's shard tag, HMAC(tagSecret, userId) cut to
+ *                                   24 bits (./shard-tag.ts); <rest> the other 22 (128 random bits).
  *   <prefix>u:{<tag>}<userId>       sorted set, the user's index: member = <rest of id> (the session id
  *                                   without its tag, which the key carries), score = createdAt.
  *
@@ -16,8 +17,8 @@
  * only '' would save 16 bytes per key: see test/redis-memory.test.ts).
  *
  * Session hash fields (single letters to save memory):
- *   h  SHA-256 of the token, base64url (43 chars)  p  first 8 characters of the previous h after a
- *                                                     rotation: only to report 'rotated', never to open
+ *   h  SHA-256 of the token, base64url (43 chars)  p  the previous h after a rotation, in full: the old
+ *                                                     token reads as 'rotated' and can still log out
  *   u  userId                                      c  createdAt (ms)        a  lastActivityAt (ms)
  *   d  data, JSON                                  g  user agent in its compact form (./user-agent-codec.ts,
  *                                                     ~10 bytes for a browser's ~110; absent = null)
@@ -28,12 +29,13 @@
  * 150-byte user agent the codec can't shrink is g + g1 + g2). Redis keeps a hash in its compact listpack
  * encoding only while every value fits hash-max-listpack-value (default 64 bytes); a hashtable costs
  * about twice as much. A typical session (110-character UA, IPv4, {role}, UUID user id) is a listpack
- * of ~175 bytes: MEMORY USAGE 280 B, ~430 B all-in at 3 sessions per user (test/redis-memory.test.ts).
+ * of ~175 bytes (MEMORY USAGE and all-in figures: test/redis-memory.test.ts; a rotation's `p` moves it
+ * up one jemalloc size class).
  * A tombstone is the same key rewritten to {h = first 8 characters of the hash, e = end reason, t =
  * ended at (ms)} for tombstoneMs: the same token then reads as that reason, any other token as
  * 'unknown'. `t` makes the tombstone end at `t + tombstoneMs` on the caller's clock too, not only by
- * Redis's own expiry. `p` and a tombstone's `h` are hints (see ./lua/lib.lua): they only choose which
- * reason a dead token is told, so 48 bits are plenty; a chance match grants nothing.
+ * Redis's own expiry. A tombstone's `h` is a hint (see ./lua/lib.lua): it only chooses which reason a
+ * dead token is told, so 48 bits are plenty; a chance match grants nothing.
  *
  * Expiry: a live session's PTTL is (nearer deadline - now) + tombstoneMs (policy.retentionMs), so
  * expired sessions vanish without a cron and a late request still learns idle/absolute_timeout. The
@@ -61,8 +63,12 @@ import type {
   StorePolicy,
   ValidateOutcome,
 } from '../../store.js';
-import { isSessionId, tagOfSessionId, userTag } from '../../tokens.js';
+import { isSessionId, prefixedSessionId } from '../../tokens.js';
+import { evalAndWait, type ReplicaWait, replicaWaitOption } from './replica-wait.js';
+import { shardTagger, TAG_LENGTH } from './shard-tag.js';
 import { decodeUserAgent, encodeUserAgent } from './user-agent-codec.js';
+
+export type { ReplicaWait } from './replica-wait.js';
 
 export interface RedisStoreOptions {
   /**
@@ -73,29 +79,52 @@ export interface RedisStoreOptions {
   client: Redis | Cluster;
   /** Prepended to every key; must not contain `{` or `}` (they would break the hash tags). Default `'tessera:'`. */
   prefix?: string;
+  /**
+   * Required: the key of the user shard tag (./shard-tag.ts), at least 32 bytes from a CSPRNG, e.g.
+   * `crypto.randomBytes(32)` generated once and kept. Every instance sharing the Redis must use the same
+   * one, across restarts: with another secret a user's new sessions land in another index, and the
+   * sessions made before are no longer found by user (list, revokeAll, updateUser, the limit).
+   */
+  tagSecret: Uint8Array;
+  /**
+   * Redis replicates asynchronously: without this, a revoke acknowledged just before the master dies
+   * can be missing on the replica promoted in its place, and the revoked session works again. With it,
+   * every write that ends a session or replaces its token (end, revoke, revokeAll, rotate, updateUser,
+   * and create when it evicts) is followed by `WAIT replicas timeoutMs` on the same connection and is
+   * acknowledged only once that many replicas hold it; otherwise the call fails (SessionStoreError),
+   * since the change may not survive a failover (./replica-wait.ts). Set `replicas` to at most the
+   * replicas each master has: while fewer are reachable those writes fail. Default: off.
+   * @example { replicas: 1, timeoutMs: 100 }
+   */
+  waitForReplicas?: ReplicaWait;
 }
 
-/** Key builders for one prefix (for tooling, tests and the README). */
+/** Key builders for one prefix and tag secret (for tooling, tests and the README). */
 export interface RedisKeys {
+  /** The user's shard tag: HMAC-SHA256(tagSecret, userId) cut to 4 base64url characters. */
+  tag(userId: string): string;
   /** `<prefix>s:{<tag>}<rest of id>` */
   session(id: string): string;
-  /** `<prefix>u:{<userTag(userId)>}<userId>` */
+  /** `<prefix>u:{<tag(userId)>}<userId>` */
   userIndex(userId: string): string;
 }
 
 export const DEFAULT_PREFIX = 'tessera:';
 
-export function redisKeys(prefix: string = DEFAULT_PREFIX): RedisKeys {
+export function redisKeys(options: { prefix?: string; tagSecret: Uint8Array }): RedisKeys {
+  const prefix = options?.prefix ?? DEFAULT_PREFIX;
   if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
     throw new SessionConfigError(
       `redisStore: prefix must be a string without '{' or '}', got ${JSON.stringify(prefix)}`,
     );
   }
+  const tag = shardTagger(options.tagSecret);
   const s = `${prefix}s:{`;
   const u = `${prefix}u:{`;
   return {
-    session: (id) => `${s}${id.slice(0, 4)}}${id.slice(4)}`,
-    userIndex: (userId) => `${u}${userTag(userId)}}${userId}`,
+    tag,
+    session: (id) => `${s}${id.slice(0, TAG_LENGTH)}}${id.slice(TAG_LENGTH)}`,
+    userIndex: (userId) => `${u}${tag(userId)}}${userId}`,
   };
 }
 
@@ -213,13 +242,21 @@ function missReason(v: unknown): StoreMiss {
   return badReply(v);
 }
 
+/** The Redis store makes its session ids itself: they carry the user's shard tag. */
+export interface RedisSessionStore extends SessionStore {
+  newSessionId(userId: string): string;
+}
+
 /**
  * A SessionStore over Redis or Redis Cluster (ioredis >= 5), see the key layout above.
  *
  * @example
- * const store = redisStore({ client: new Redis(process.env.REDIS_URL, { enableOfflineQueue: false }) });
+ * const store = redisStore({
+ *   client: new Redis(process.env.REDIS_URL, { enableOfflineQueue: false }),
+ *   tagSecret: Buffer.from(process.env.SESSION_TAG_SECRET, 'base64'), // >= 32 bytes, kept and shared
+ * });
  */
-export function redisStore(options: RedisStoreOptions): SessionStore {
+export function redisStore(options: RedisStoreOptions): RedisSessionStore {
   if (!options || typeof options !== 'object' || !options.client) {
     throw new SessionConfigError('redisStore needs { client }: a connected ioredis Redis or Cluster');
   }
@@ -228,7 +265,7 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
     throw new SessionConfigError('redisStore: client must be an ioredis Redis or Cluster');
   }
   const prefix = options.prefix ?? DEFAULT_PREFIX;
-  const keys = redisKeys(prefix);
+  const keys = redisKeys({ prefix, tagSecret: options.tagSecret });
 
   /** One script call: EVALSHA, then EVAL if this server has not cached the script yet. */
   const run = (script: Script, numKeys: number, args: Arg[]): Promise<unknown> =>
@@ -237,6 +274,14 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
       .catch((error: unknown) =>
         isNoScript(error) ? client.eval(script.source, numKeys, ...args) : Promise.reject(error),
       );
+
+  /** A script call that ends or re-keys sessions: with waitForReplicas, done only once replicas hold it. */
+  const replicaWait = replicaWaitOption(options.waitForReplicas);
+  const runDurable = (script: Script, numKeys: number, args: Arg[], changed: (reply: unknown) => boolean) =>
+    replicaWait
+      ? evalAndWait(options.client, script, numKeys, args, replicaWait, changed)
+      : run(script, numKeys, args);
+  const ended = (reply: unknown) => reply !== null;
 
   /** Every failure (driver, script, reply) surfaces as SessionStoreError, never as "no session". */
   async function guard<T>(operation: string, body: () => Promise<T>): Promise<T> {
@@ -265,10 +310,13 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
   const common = (now: number, p: StorePolicy): Arg[] => [contextOf(p), now];
 
   /** Whether `id` is a session id from this user's shard (same tag), i.e. could be one of theirs. */
-  const sameShard = (userId: string, id: string) => isSessionId(id) && tagOfSessionId(id) === userTag(userId);
+  const sameShard = (userId: string, id: string) =>
+    isSessionId(id) && id.slice(0, TAG_LENGTH) === keys.tag(userId);
 
   return {
     name: 'redis',
+
+    newSessionId: (userId: string) => prefixedSessionId(keys.tag(userId)),
 
     create(
       session: NewSession,
@@ -278,7 +326,7 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
     ): Promise<CreateOutcome> {
       return guard('create', async () => {
         if (!sameShard(session.userId, session.id)) {
-          throw new SessionError('INVALID_ARGUMENT', 'session id must come from newSessionId(userId)');
+          throw new SessionError('INVALID_ARGUMENT', 'session id must come from store.newSessionId(userId)');
         }
         const fields: Arg[] = [
           'h',
@@ -295,16 +343,21 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
         if (session.userAgent != null) fields.push('g', encodeUserAgent(session.userAgent));
         if (session.ip != null) fields.push('i', session.ip);
         const max = Number.isFinite(limit.max) ? limit.max : 2 ** 31;
-        const reply = await run(SCRIPTS.create, 2, [
-          keys.userIndex(session.userId),
-          keys.session(session.id),
-          ...common(now, policy),
-          session.id,
-          max,
-          limit.onLimit,
-          session.createdAt,
-          ...fields,
-        ]);
+        const reply = await runDurable(
+          SCRIPTS.create,
+          2,
+          [
+            keys.userIndex(session.userId),
+            keys.session(session.id),
+            ...common(now, policy),
+            session.id,
+            max,
+            limit.onLimit,
+            session.createdAt,
+            ...fields,
+          ],
+          (r) => Array.isArray(r) && r[0] === 1 && r.length > 1, // it evicted some
+        );
         if (!Array.isArray(reply)) return badReply(reply);
         const sessions = sessionsFrom(reply, 1);
         return reply[0] === 1 ? { ok: true, evicted: sessions } : { ok: false, active: sessions };
@@ -359,13 +412,18 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
     rotate(id, oldHash, newHash, dataPatch, now, policy) {
       return guard('rotate', async () => {
         if (!isSessionId(id)) return null;
-        const r = await run(SCRIPTS.rotate, 1, [
-          keys.session(id),
-          ...common(now, policy),
-          hashText(oldHash),
-          hashText(newHash),
-          dataPatch ? JSON.stringify(dataPatch) : '',
-        ]);
+        const r = await runDurable(
+          SCRIPTS.rotate,
+          1,
+          [
+            keys.session(id),
+            ...common(now, policy),
+            hashText(oldHash),
+            hashText(newHash),
+            dataPatch ? JSON.stringify(dataPatch) : '',
+          ],
+          ended,
+        );
         if (r === null) return null;
         if (!Array.isArray(r)) return badReply(r);
         // {u, c, d, g, i}: touched now, rotatePending cleared, q folded into d.
@@ -400,12 +458,12 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
     end(id, tokenHash, reason, now, policy) {
       return guard('end', async () => {
         if (!isSessionId(id)) return null;
-        const r = await run(SCRIPTS.end, 1, [
-          keys.session(id),
-          ...common(now, policy),
-          hashText(tokenHash),
-          reason,
-        ]);
+        const r = await runDurable(
+          SCRIPTS.end,
+          1,
+          [keys.session(id), ...common(now, policy), hashText(tokenHash), reason],
+          ended,
+        );
         if (r === null) return null;
         if (!Array.isArray(r)) return badReply(r);
         return sessionAt(id, r, 0);
@@ -416,14 +474,12 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
       return guard('revoke', async () => {
         // An id from another user's shard can't be theirs (and would be a cross-slot call on Cluster).
         if (!sameShard(userId, id)) return null;
-        const r = await run(SCRIPTS.revoke, 2, [
-          keys.session(id),
-          keys.userIndex(userId),
-          ...common(now, policy),
-          userId,
-          reason,
-          id,
-        ]);
+        const r = await runDurable(
+          SCRIPTS.revoke,
+          2,
+          [keys.session(id), keys.userIndex(userId), ...common(now, policy), userId, reason, id],
+          ended,
+        );
         if (r === null) return null;
         if (!Array.isArray(r)) return badReply(r);
         return sessionAt(id, r, 0);
@@ -432,12 +488,12 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
 
     revokeAll(userId, exceptId, reason, now, policy) {
       return guard('revokeAll', async () => {
-        const r = await run(SCRIPTS.revokeAll, 1, [
-          keys.userIndex(userId),
-          ...common(now, policy),
-          exceptId ?? '',
-          reason,
-        ]);
+        const r = await runDurable(
+          SCRIPTS.revokeAll,
+          1,
+          [keys.userIndex(userId), ...common(now, policy), exceptId ?? '', reason],
+          (r) => Array.isArray(r) && r.length > 0,
+        );
         return sessionsFrom(r, 0);
       });
     },
@@ -452,12 +508,12 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
     updateUser(userId, patch, rotate, now, policy) {
       return guard('updateUser', async () => {
         const json = JSON.stringify(patch);
-        const r = await run(SCRIPTS.updateUser, 1, [
-          keys.userIndex(userId),
-          ...common(now, policy),
-          json === '{}' ? '' : json,
-          rotate ? '1' : '0',
-        ]);
+        const r = await runDurable(
+          SCRIPTS.updateUser,
+          1,
+          [keys.userIndex(userId), ...common(now, policy), json === '{}' ? '' : json, rotate ? '1' : '0'],
+          (r) => r !== 0,
+        );
         return typeof r === 'number' ? r : badReply(r);
       });
     },

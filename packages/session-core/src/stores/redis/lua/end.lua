@@ -1,7 +1,7 @@
 -- end.lua: logout. Guarantees: the current token of a live session ends it, and so does the token its
--- last rotation replaced (matched by its hint `p`): a logout that raced a rotation carries the old
+-- last rotation replaced (its full hash, kept as `p`): a logout that raced a rotation carries the old
 -- cookie while the browser may end up with either, so it must end the session whichever it holds.
--- A hint match can only END a session, never open or change one. The record becomes a tombstone with
+-- The old token can only END a session, never open or change one. The record becomes a tombstone with
 -- the given reason and leaves the user's index in the same step, so no later (or racing) validate or
 -- rotation can touch it back to life. Past a deadline it does nothing (the next validate ends it and
 -- reports that).
@@ -11,7 +11,7 @@
 
 local key = KEYS[1]
 local rec = load(key)
-local ours = rec.h == ARGV[3] or (rec.p ~= nil and rec.p == hint(ARGV[3]))
+local ours = rec.h == ARGV[3] or (rec.p ~= nil and rec.p == ARGV[3])
 if not ours or not isLive(rec) then return false end
 local id = idOfKey(key)
 finish(key, rec.h, ARGV[4], indexKey(id, rec.u), id)

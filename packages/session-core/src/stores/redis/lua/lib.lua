@@ -29,14 +29,12 @@ local function retention(c, a)
   return math.max(1, math.floor(math.min(a + IDLE, c + ABS) - NOW + TOMB))
 end
 
--- Token hashes are base64url text (43 characters). Where a hash only decides which reason to REPORT,
--- never whether to open a session, just its first HINT characters (48 bits) are kept: `p`, the
--- previous hash after a rotation ('rotated' instead of 'unknown'), and `h` of a tombstone (its end
--- reason instead of 'unknown'). A hint grants nothing: every path that opens, changes or ends a session
--- compares the full hash `h` of a live record, and a tombstone can never become live again. A
--- stranger's token matching a hint by chance (2^-48) would only be told another reason (and keep its
--- cookie, for 'rotated'). 8 characters, not more: a rotated session must still fit the 192-byte
--- listpack class that a typical one uses (see test/redis-memory.test.ts).
+-- Token hashes are base64url text (43 characters). Every path that opens, changes or ends a session
+-- compares a full hash: `h` of a live record, or (logout only) `p`, the full hash its last rotation
+-- replaced. Only a tombstone keeps a hint, its first HINT characters (48 bits) as its `h`: it only
+-- decides which reason a dead token is told (its end reason instead of 'unknown'), and a tombstone can
+-- never become live again, so a stranger's token matching it by chance (2^-48) would only be told
+-- another reason.
 local HINT = 8
 local function hint(hash)
   return string.sub(hash, 1, HINT)

@@ -1,6 +1,7 @@
 -- rotate.lua: replaces the token of a live session atomically. Guarantees: only the current token
 -- (not a rotated or ended one, not past a deadline) can rotate, so of parallel rotations of one token
--- exactly one wins; a hint of the old hash is kept as `p` (the old token reads as 'rotated');
+-- exactly one wins; the old hash is kept in full as `p` (the old token reads as 'rotated', and a
+-- logout with it still ends the session, see end.lua);
 -- lastActivityAt = now; data = d + pending patches + dataPatch; rotatePending and q are cleared; id,
 -- createdAt, metadata and the index entry stay. Past a deadline it does nothing (the next validate ends
 -- it and reports that).
@@ -14,7 +15,7 @@ if rec.h ~= ARGV[3] or not isLive(rec) then return false end
 
 local d = rec.d
 if rec.q or ARGV[5] ~= '' then d = merge(d, rec.q, ARGV[5]) end
-save(key, rec, { 'h', ARGV[4], 'p', hint(rec.h), 'a', NOW_S, 'd', d })
+save(key, rec, { 'h', ARGV[4], 'p', rec.h, 'a', NOW_S, 'd', d })
 drop(key, rec, 'q', 'r')
 redis.call('PEXPIRE', key, retention(tonumber(rec.c), NOW))
 return { rec.u, rec.c, d, rec.g or false, rec.i or false }

@@ -16,7 +16,7 @@ if rec.e then
   return { 0, 'unknown' }
 end
 if rec.h ~= hash then
-  if rec.p and rec.p == hint(hash) then return { 0, 'rotated' } end
+  if rec.p and rec.p == hash then return { 0, 'rotated' } end
   return { 0, 'unknown' }
 end
 
