@@ -11,6 +11,7 @@ import { createLogger } from './logger.js';
 import { describeUserAgent } from './sessions/user-agent.js';
 import { checkPassword } from './users/password-policy.js';
 import { EmailTakenError, ROLES, type Role } from './users/repository.js';
+import { rekeyTotpSecrets, resetUnreadableTotpSecrets, totpSecretsByKey } from './users/totp-secrets.js';
 
 export const USAGE = `Usage: pnpm cli <command> [options]
 
@@ -19,6 +20,9 @@ export const USAGE = `Usage: pnpm cli <command> [options]
   users list                                           list users
   sessions list --email E                              list a user's live sessions
   sessions revoke-all --email E                        end every session of a user
+  mfa keys                                             the TOTP encryption keys and how many secrets each holds
+  mfa rekey                                            re-encrypt every TOTP secret with the current (first) key
+  mfa reset-unreadable                                 turn MFA off for users whose secret no configured key opens
 
 Uses the server's environment (DATABASE_URL or DATA_DIR, REDIS_URL, ...; see apps/server/.env.example).`;
 
@@ -78,9 +82,16 @@ export async function runCli(
     flags = parseFlags(rest);
     if (!command) throw new UsageError('missing command');
     if (
-      !['users create', 'users set-role', 'users list', 'sessions list', 'sessions revoke-all'].includes(
-        `${group} ${command}`,
-      )
+      ![
+        'users create',
+        'users set-role',
+        'users list',
+        'sessions list',
+        'sessions revoke-all',
+        'mfa keys',
+        'mfa rekey',
+        'mfa reset-unreadable',
+      ].includes(`${group} ${command}`)
     ) {
       throw new UsageError(`unknown command '${group} ${command}'`);
     }
@@ -138,7 +149,7 @@ export async function runCli(
       case 'users list': {
         const list = await users.list({ limit: 10_000, offset: 0 });
         for (const u of list)
-          io.out(`${u.id}  ${u.role.padEnd(5)}  ${u.mfaSecret ? 'mfa' : '   '}  ${u.email}`);
+          io.out(`${u.id}  ${u.role.padEnd(5)}  ${u.mfaEnabled ? 'mfa' : '   '}  ${u.email}`);
         io.out(`${list.length} user${list.length === 1 ? '' : 's'}`);
         return 0;
       }
@@ -159,6 +170,49 @@ export async function runCli(
         const user = await findUser(need(flags, 'email'));
         const n = await sessions.revokeAll(user.id, 'revoked');
         io.out(`ended ${n} session${n === 1 ? '' : 's'} of ${user.email}`);
+        return 0;
+      }
+      case 'mfa keys': {
+        const { totpKeys } = runtime;
+        const source =
+          totpKeys.source.kind === 'env' ? 'TOTP_ENCRYPTION_KEYS' : `the key file ${totpKeys.source.path}`;
+        io.out(`TOTP secrets are encrypted with keys from ${source}:`);
+        const keys = await totpSecretsByKey(runtime.deps.db, totpKeys.box);
+        for (const [i, k] of keys.entries()) {
+          const what = !k.configured ? 'NOT CONFIGURED' : i === 0 ? 'current (encrypts)' : 'decrypts only';
+          io.out(`  ${k.keyId}  ${what.padEnd(18)}  ${k.count} secret${k.count === 1 ? '' : 's'}`);
+        }
+        return keys.some((k) => !k.configured) ? 1 : 0;
+      }
+      case 'mfa rekey': {
+        const { rekeyed, current, failed } = await rekeyTotpSecrets(runtime.deps.db, runtime.totpKeys.box);
+        const keyId = runtime.totpKeys.box.keyIds[0];
+        io.out(
+          `re-encrypted ${rekeyed} TOTP secret${rekeyed === 1 ? '' : 's'} with key ${keyId} (${current} already were)`,
+        );
+        const why = {
+          unknown_key: (keyId: string | null) => `sealed with key ${keyId}, which is not configured`,
+          not_authentic: () => 'does not authenticate (altered, or moved from another user)',
+          malformed: () => 'not a sealed value',
+        };
+        for (const f of failed)
+          io.err(`error: the TOTP secret of user ${f.userId} ${why[f.reason](f.keyId)}`);
+        if (failed.length > 0) {
+          io.err(
+            `${failed.length} secret${failed.length === 1 ? ' was' : 's were'} left as they are: add the missing ` +
+              'key, or (a key lost for good) `pnpm cli mfa reset-unreadable`',
+          );
+          return 1;
+        }
+        return 0;
+      }
+      case 'mfa reset-unreadable': {
+        const reset = await resetUnreadableTotpSecrets(runtime.deps.db, runtime.totpKeys.box);
+        for (const userId of reset) {
+          await sessions.updateUserSessions(userId, { mfaEnabled: false }, { rotate: false });
+          io.out(`MFA is off for user ${userId}: they sign in with their password and enroll again`);
+        }
+        io.out(`${reset.length} user${reset.length === 1 ? '' : 's'} reset`);
         return 0;
       }
       default:

@@ -5,7 +5,8 @@
  *
  *   users database   PostgreSQL (DATABASE_URL) | embedded PGlite in DATA_DIR (locked to one process)
  *   session store    Redis (REDIS_URL) | Redis Cluster (REDIS_CLUSTER_NODES) | the SQL database above
- *   grants, limits   same family as the session store (Redis, else the database)
+ *   grants, limits   same family as the session store (Redis, else the database); the per-IP request
+ *                    limit counts in memory, shared through Redis when there is one
  */
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -17,18 +18,23 @@ import type { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { type GrantStore, redisGrantStore, sqlGrantStore } from './auth/grants.js';
+import { type TotpKeys, totpKeys } from './auth/totp-keys.js';
 import { lockDataDir } from './db/data-dir-lock.js';
 import { type Database, pgliteDatabase, postgresDatabase } from './db/database.js';
 import { migrate } from './db/migrations.js';
+import { storedSecret } from './db/server-secrets.js';
 import { type DemoAccount, seedDemoUsers } from './demo.js';
 import type { AppDeps, AppSessionData } from './deps.js';
 import type { Config } from './env.js';
 import { createLogger } from './logger.js';
 import { displayUrl, redisClient, redisClusterClient, whenReady } from './redis.js';
 import { type RateLimiter, redisRateLimiter, sqlRateLimiter } from './security/limiter.js';
+import { memoryRequestLimiter, type RequestCountSync } from './security/request-limit.js';
+import { redisRequestCountSync } from './security/shared-request-limit.js';
 import { localEventBus, redisEventBus, type SessionEventBus } from './sessions/event-bus.js';
 import { type Argon2Params, OWASP_ARGON2, passwordHasher } from './users/passwords.js';
 import { userRepository } from './users/repository.js';
+import { assertTotpKeysPresent, sealPlaintextTotpSecrets } from './users/totp-secrets.js';
 
 export interface ComposeOptions {
   /** Who runs: the lock message names it, and only a server sweeps and seeds demo users. Default 'server'. */
@@ -60,6 +66,8 @@ export interface Runtime {
   demo: DemoAccount[] | null;
   /** Where users live, for the banner. */
   databaseLabel: string;
+  /** The keys TOTP secrets are encrypted with, and where they came from (`pnpm cli mfa keys`). */
+  totpKeys: TotpKeys;
   close(): Promise<void>;
 }
 
@@ -108,12 +116,24 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       databaseLabel = `embedded PGlite (${config.dataDir})`;
     }
     await migrate(db, clock);
+    const keys = totpKeys(config);
+    logTotpKeys(log, keys, config);
+    const sealed = await sealPlaintextTotpSecrets(db, keys.box);
+    if (sealed > 0)
+      log.info({ sealed }, 'TOTP secrets stored in clear before this version are now encrypted');
+    // A server missing a key would answer 500 to each of those users' sign-ins: refuse to start
+    // instead. The CLI still runs (to list keys and rekey), and says so.
+    await assertTotpKeysPresent(db, keys.box).catch((error: unknown) => {
+      if (role === 'server') throw error;
+      log.error({ err: error }, 'some TOTP secrets cannot be read with the configured keys');
+    });
 
     // -- session store, grants, limits, events --------------------------------------------------
     let redis: Redis | Cluster | null = null;
     let store: SessionStore;
     let grants: GrantStore;
     let limiter: RateLimiter;
+    let requestSync: RequestCountSync | undefined;
     let events: SessionEventBus;
     let storeLabel: string;
     const readiness: AppDeps['readiness'] = { database: () => db.ping() };
@@ -130,9 +150,20 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       if (!(await whenReady(client, options.redisReadyTimeoutMs ?? 5_000))) {
         log.warn(`${storeLabel} is not reachable yet: requests that need a session get 503 until it is`);
       }
-      store = redisStore({ client, prefix });
+      // The shard tag's key must be the same on every instance and across restarts (redisStore's
+      // tagSecret): SESSION_TAG_SECRET, or one the first instance generated into the users database.
+      const tagSecret =
+        config.sessionTagSecret ?? (await storedSecret(db, 'session_tag', { bytes: 32, now: clock() }));
+      store = redisStore({
+        client,
+        prefix,
+        tagSecret,
+        // A revoke or logout the master acknowledged must survive its failover (REDIS_WAIT_REPLICAS).
+        ...(config.redisWaitForReplicas ? { waitForReplicas: config.redisWaitForReplicas } : {}),
+      });
       grants = redisGrantStore(client, prefix);
       limiter = redisRateLimiter(client, prefix);
+      requestSync = redisRequestCountSync(client, prefix);
       const subscriber = client.duplicate();
       subscriber.on('error', () => {}); // the main client already reports connection trouble
       events = redisEventBus({
@@ -155,6 +186,13 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       readiness.sessionStore = () => db.ping();
     }
     cleanups.push(() => events.close());
+    const requests = memoryRequestLimiter({
+      max: config.rateLimit.requestsPerMinute,
+      windowMs: 60_000,
+      sync: requestSync,
+      onSyncError: (error) => log.warn({ err: error }, 'request limit: sync failed, counting per instance'),
+    });
+    cleanups.push(() => requests.close());
 
     const sessions = createSessionManager<AppSessionData>({
       store,
@@ -180,7 +218,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       },
     });
 
-    const users = userRepository(db, clock);
+    const users = userRepository(db, { secrets: keys.box, clock });
     const deps: AppDeps = {
       config,
       log,
@@ -191,6 +229,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       sessions,
       grants,
       limiter,
+      requests,
       events,
       readiness,
       storeLabel,
@@ -218,9 +257,34 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       demo = await seedDemoUsers(deps);
     }
 
-    return { deps, demo, databaseLabel, close };
+    return { deps, demo, databaseLabel, totpKeys: keys, close };
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+/** Says where the TOTP key lives; a generated key shared through a database gets a loud warning. */
+function logTotpKeys(log: Logger, keys: TotpKeys, config: Config): void {
+  const { source } = keys;
+  const keyIds = keys.box.keyIds;
+  if (source.kind === 'env') {
+    log.info({ keyIds }, `TOTP secrets: encrypted with TOTP_ENCRYPTION_KEYS (${source.count} key(s))`);
+    return;
+  }
+  log.info(
+    { keyIds, keyFile: source.path },
+    `TOTP secrets: encrypted with the key in ${source.path}${source.created ? ' (generated now)' : ''}: ` +
+      'keep it, and back it up apart from the database',
+  );
+  if (source.exposed)
+    log.warn({ keyFile: source.path }, 'the TOTP key file is readable by other users: chmod 600');
+  if (config.databaseUrl) {
+    log.warn(
+      { keyFile: source.path },
+      'TOTP_ENCRYPTION_KEYS is not set: TOTP secrets in PostgreSQL are encrypted with a key generated in ' +
+        'DATA_DIR on this host. Every instance sharing the database needs the same key: set ' +
+        'TOTP_ENCRYPTION_KEYS (to the content of that file) on all of them.',
+    );
   }
 }

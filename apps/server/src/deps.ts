@@ -4,6 +4,7 @@ import type { GrantStore } from './auth/grants.js';
 import type { Database } from './db/database.js';
 import type { Config } from './env.js';
 import type { RateLimiter } from './security/limiter.js';
+import type { RequestLimiter } from './security/request-limit.js';
 import type { SessionEventBus } from './sessions/event-bus.js';
 import type { PasswordHasher } from './users/passwords.js';
 import type { Role, UserRepository } from './users/repository.js';
@@ -15,7 +16,10 @@ export type AppSessionData = {
   authAt: number;
   /** Whether a second factor was verified at sign-in. */
   mfa: boolean;
-  /** A TOTP secret awaiting confirmation (between mfa.beginEnrollment and mfa.confirmEnrollment). */
+  /**
+   * A TOTP secret awaiting confirmation (between mfa.beginEnrollment and mfa.confirmEnrollment),
+   * sealed like the stored factor (users.sealPendingSecret): the session store is dumped too.
+   */
   mfaPending?: string | null;
   /** When the pending secret stops being confirmable (ms); see mfa.beginEnrollment. */
   mfaPendingUntil?: number;
@@ -41,6 +45,8 @@ export interface AppDeps {
   sessions: SessionManager<AppSessionData>;
   grants: GrantStore;
   limiter: RateLimiter;
+  /** The coarse per-IP limit on every /trpc call (in memory; shared through Redis when configured). */
+  requests: RequestLimiter;
   events: SessionEventBus;
   /** Named checks for /readyz; each throws when its dependency can't answer. */
   readiness: Record<string, () => Promise<void>>;

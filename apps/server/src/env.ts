@@ -20,6 +20,11 @@ export interface Config {
   redisUrl: string | null;
   /** `host:port` pairs (or redis:// URLs) of Redis Cluster seed nodes. */
   redisClusterNodes: string[] | null;
+  /**
+   * Writes that end a session or replace its token wait for this many replicas (Redis WAIT) and fail
+   * closed when fewer acknowledge within `timeoutMs`; null: no waiting (REDIS_WAIT_REPLICAS=0).
+   */
+  redisWaitForReplicas: { replicas: number; timeoutMs: number } | null;
   databaseUrl: string | null;
   /** Connections of the PostgreSQL pool, per instance (N instances open up to N times this many). */
   databasePoolSize: number;
@@ -41,11 +46,24 @@ export interface Config {
     authPerIp: number;
     /** Failed credential attempts per account per window. */
     authPerAccount: number;
-    /** All /trpc requests per client IP per minute (a coarse flood guard). */
+    /**
+     * /trpc procedure calls (a batch of n counts n) per client IP (IPv6: per /64) per minute: a coarse
+     * flood guard, shared across instances through Redis when configured (security/request-limit.ts).
+     */
     requestsPerMinute: number;
   };
   /** argon2id hashes at once; the rest queue (default: one fewer than the cores, at least 1). */
   passwordHashConcurrency: number;
+  /**
+   * 32-byte keys that encrypt TOTP secrets at rest (TOTP_ENCRYPTION_KEYS): the first encrypts, all
+   * decrypt. null: a key generated once into `<dataDir>/secrets/totp.key` (auth/totp-keys.ts).
+   */
+  totpEncryptionKeys: Buffer[] | null;
+  /**
+   * Key of the Redis session store's user shard tag (SESSION_TAG_SECRET, >= 32 bytes). null: a secret
+   * generated once and kept in the users database (db/server-secrets.ts).
+   */
+  sessionTagSecret: Buffer | null;
   /** Built SPA to serve in production; null when the folder does not exist. */
   webDistDir: string | null;
 }
@@ -148,6 +166,70 @@ const trustProxy = z
     return entries;
   });
 
+/**
+ * A 32-byte key written as base64 (standard or url-safe, padding optional) or as 64 hex digits; null
+ * when it is neither. Also reads the key file that auth/totp-keys.ts generates.
+ */
+export function parseKeyText(text: string): Buffer | null {
+  const t = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return Buffer.from(t, 'hex');
+  if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(t)) return null;
+  const key = Buffer.from(t.replace(/=$/, '').replace(/\+/g, '-').replace(/\//g, '_'), 'base64url');
+  return key.length === 32 ? key : null;
+}
+
+// A problem names the key by position, never by value: error messages end up in logs.
+const keyList = z
+  .string()
+  .optional()
+  .transform((value, ctx): Buffer[] | null => {
+    if (value === undefined) return null;
+    const texts = value.split(',').map((s) => s.trim());
+    const keys: Buffer[] = [];
+    texts.forEach((text, i) => {
+      const key = parseKeyText(text);
+      const which = `key ${i + 1} of ${texts.length}`;
+      if (!key) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${which} is not 32 bytes in base64 or hex (make one with: openssl rand -base64 32)`,
+        });
+      } else if (keys.some((k) => k.equals(key))) {
+        ctx.addIssue({ code: 'custom', message: `${which} is listed twice` });
+      } else {
+        keys.push(key);
+      }
+    });
+    return keys;
+  });
+
+/**
+ * A secret of at least 32 bytes written as hex (64+ digits) or base64 (standard or url-safe, padding
+ * optional). The problem never quotes the value: error messages end up in logs.
+ */
+const longSecret = z
+  .string()
+  .optional()
+  .transform((value, ctx): Buffer | null => {
+    if (value === undefined) return null;
+    // All hex digits in pairs reads as hex (random base64 practically never is).
+    const hex = /^(?:[0-9a-fA-F]{2})+$/.test(value);
+    const text = hex
+      ? value.toLowerCase()
+      : value.replace(/=+$/, '').replaceAll('+', '-').replaceAll('/', '_');
+    const bytes = hex || /^[A-Za-z0-9_-]+$/.test(text) ? Buffer.from(text, hex ? 'hex' : 'base64url') : null;
+    // Re-encoding must give the text back, so a truncated or mistyped value is refused, not shortened.
+    const canonical = bytes?.toString(hex ? 'hex' : 'base64url') === text;
+    if (!bytes || !canonical || bytes.length < 32) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be at least 32 bytes in hex or base64 (make one with: openssl rand -base64 32)',
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
 const schema = z.object({
   NODE_ENV: z.enum(['production', 'development', 'test']).default('production'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -156,6 +238,9 @@ const schema = z.object({
   APP_ORIGIN: url(['http:', 'https:']),
   REDIS_URL: url(['redis:', 'rediss:']),
   REDIS_CLUSTER_NODES: z.string().optional(),
+  REDIS_WAIT_REPLICAS: integer(0, 0, 16),
+  // WAIT counts against the Redis client's per-command timeout (redis.ts): stay well below it.
+  REDIS_WAIT_TIMEOUT_MS: integer(200, 1, 800),
   DATABASE_URL: url(['postgres:', 'postgresql:']),
   DATABASE_POOL_SIZE: integer(10, 1, 1000),
   DATA_DIR: z.string().min(1).default('./.data'),
@@ -173,6 +258,8 @@ const schema = z.object({
   // One core fewer than the machine has: a sign-in storm leaves one to the requests (users/passwords.ts).
   PASSWORD_HASH_CONCURRENCY: integer(Math.max(1, availableParallelism() - 1), 1, 256),
   WEB_DIST_DIR: z.string().optional(),
+  SESSION_TAG_SECRET: longSecret,
+  TOTP_ENCRYPTION_KEYS: keyList,
 });
 
 /** The variables this server reads, for docs and tests. */
@@ -214,6 +301,11 @@ export function parseEnv(source: Source, cwd: string = process.cwd()): Config {
     }
   }
   if (clusterNodes?.length === 0) problems.push('REDIS_CLUSTER_NODES: no node listed');
+  if (e.REDIS_WAIT_REPLICAS > 0 && !e.REDIS_URL && !e.REDIS_CLUSTER_NODES) {
+    problems.push(
+      'REDIS_WAIT_REPLICAS: needs REDIS_URL or REDIS_CLUSTER_NODES (replicas of the session store)',
+    );
+  }
   const appOrigin = e.APP_ORIGIN ? new URL(e.APP_ORIGIN).origin : `http://localhost:${e.PORT || 3000}`;
   if (e.APP_ORIGIN && new URL(e.APP_ORIGIN).origin !== e.APP_ORIGIN.replace(/\/$/, '')) {
     problems.push(`APP_ORIGIN: must be an origin only (scheme://host[:port]), got '${e.APP_ORIGIN}'`);
@@ -229,6 +321,10 @@ export function parseEnv(source: Source, cwd: string = process.cwd()): Config {
     appOrigin,
     redisUrl: e.REDIS_URL ?? null,
     redisClusterNodes: clusterNodes,
+    redisWaitForReplicas:
+      e.REDIS_WAIT_REPLICAS > 0
+        ? { replicas: e.REDIS_WAIT_REPLICAS, timeoutMs: e.REDIS_WAIT_TIMEOUT_MS }
+        : null,
     databaseUrl: e.DATABASE_URL ?? null,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     dataDir: resolve(cwd, e.DATA_DIR),
@@ -248,6 +344,8 @@ export function parseEnv(source: Source, cwd: string = process.cwd()): Config {
       requestsPerMinute: e.RATE_LIMIT_REQUESTS_PER_MINUTE,
     },
     passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
+    totpEncryptionKeys: e.TOTP_ENCRYPTION_KEYS,
+    sessionTagSecret: e.SESSION_TAG_SECRET,
     webDistDir: webDistDir && existsSync(webDistDir) ? webDistDir : null,
   };
 }

@@ -5,8 +5,13 @@
  * server recovers when Redis comes back.
  * On a Cluster, ioredis runs the per-node connections itself: it gives them an offline queue and no
  * retry strategy of their own whatever `redisOptions` says. What holds there: no cluster-level offline
- * queue, the cluster's own retry strategy, and the per-command timeout, which still bounds every call
- * (a dead shard's requests fail closed after it; other shards' users are served).
+ * queue, the cluster's own retry strategy, and the per-command timeout (a dead shard's requests fail
+ * closed; other shards' users are served). While a master is down and not yet replaced, a command for
+ * its slots reaches no node, so no per-command timer runs: ioredis retries it every
+ * `retryDelayOnFailover`, refreshing the slot map each time, until `maxRedirections` is spent. 10 x 100 ms
+ * keeps that wait near the per-command timeout (the default 16 stretches it by half), and the refreshes
+ * find the promoted replica within 100 ms of its promotion: the same cookies work again without a
+ * restart (test/faults/cluster-failover.test.ts).
  */
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
@@ -58,6 +63,11 @@ export function redisClusterClient(nodes: string[], log: Logger): Cluster {
     enableOfflineQueue: false,
     enableAutoPipelining: true,
     slotsRefreshTimeout: 2_000,
+    retryDelayOnFailover: 100,
+    maxRedirections: 10,
+    // Errors refresh the slot map; this also does when nothing failed (a quiet instance must not keep
+    // routing to a master that was replaced, and may come back empty, while it saw no traffic).
+    slotsRefreshInterval: 5_000,
     clusterRetryStrategy: (times) => Math.min(100 * times, 2_000),
     redisOptions: {
       ...FAIL_FAST,

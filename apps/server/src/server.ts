@@ -7,9 +7,11 @@ import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppDeps } from './deps.js';
 import type { Config } from './env.js';
+import { batchPathLength } from './http/batch-limit.js';
 import { staticPlugin } from './http/static.js';
 import { trpcPlugin } from './http/trpc-plugin.js';
 import { QuietRequestLog } from './logger.js';
+import { appRouter } from './routers/index.js';
 
 export interface TesseraServer {
   app: FastifyInstance;
@@ -48,7 +50,9 @@ export function createServer(deps: AppDeps): TesseraServer {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     trustProxy: trustProxyOption(config.trustProxy),
-    routerOptions: { maxParamLength: 5000 },
+    // The only route parameter is /trpc's procedure path: no longer than a bounded batch of the
+    // longest procedure needs (http/batch-limit.ts); a longer one is the router's 414, before any hook.
+    routerOptions: { maxParamLength: batchPathLength(Object.keys(appRouter._def.procedures)) },
     // tRPC inputs here are small; anything bigger is refused (413) before parsing.
     bodyLimit: 64 * 1024,
     // Don't let clients choose request ids that end up in our logs.

@@ -49,6 +49,35 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE INDEX tessera_rate_limits_reset_idx ON tessera_rate_limits (reset_at);
     `,
   },
+  {
+    version: 3,
+    name: 'totp secrets encrypted at rest',
+    sql: `
+      -- mfa_secret now holds the secret sealed with a key kept outside the database
+      -- (users/totp-secrets.ts): 'v1.<key id>.<nonce>.<ciphertext>'. NOT VALID: rows written in clear
+      -- before this version are left to the server, which seals them right after migrating (that
+      -- needs the key); every row written from now on must be sealed, so no code path can store a
+      -- secret in clear again.
+      ALTER TABLE tessera_users ADD CONSTRAINT tessera_users_mfa_secret_sealed
+        CHECK (mfa_secret IS NULL OR mfa_secret ~ '^v[0-9]+\\.') NOT VALID;
+      COMMENT ON COLUMN tessera_users.mfa_secret IS
+        'TOTP secret sealed with AES-256-GCM (key outside the database); NULL = MFA off';
+    `,
+  },
+  {
+    version: 4,
+    name: 'server secrets',
+    sql: `
+      -- Secrets the server generates once and every instance sharing this database reads
+      -- (db/server-secrets.ts), e.g. 'session_tag': the key of the Redis session store's user shard
+      -- tag when SESSION_TAG_SECRET is not set. Never a secret that protects this database's own rows.
+      CREATE TABLE tessera_server_secrets (
+        name       text   PRIMARY KEY,
+        value      bytea  NOT NULL CHECK (octet_length(value) >= 32),
+        created_at bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 export async function migrate(db: Database, now: () => number = Date.now): Promise<number[]> {

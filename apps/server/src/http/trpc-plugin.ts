@@ -1,8 +1,10 @@
 /**
  * Mounts the API at /trpc inside its own Fastify scope, so that its hooks and content-type parsers
  * apply to it alone:
- *  onRequest  the edge guard (guard.ts), then the coarse per-IP request limit (in this process's
- *             memory: security/request-limit.ts; no Redis round trip per request);
+ *  onRequest  the edge guard (guard.ts), the batch bound (batch-limit.ts: more calls than
+ *             MAX_BATCH_CALLS is a 413), then the coarse per-IP request limit, one unit per call
+ *             (decided in this process's memory, shared through Redis off the request path:
+ *             security/request-limit.ts);
  *  handler    tRPC's resolveResponse behind a thin Fastify route (trpc-route.ts): createContext
  *             (context.ts) validates the session once;
  *  onSend     the ONE place that writes what the request queued: Set-Cookie (session-core's
@@ -16,8 +18,9 @@ import { contextFactory, newResponseState } from '../context.js';
 import type { AppDeps } from '../deps.js';
 import { isUnavailable } from '../errors.js';
 import { appRouter } from '../routers/index.js';
-import { memoryRequestLimiter } from '../security/request-limit.js';
-import { requestGuard } from './guard.js';
+import { clientKey } from '../security/client-key.js';
+import { callsIn, MAX_BATCH_CALLS } from './batch-limit.js';
+import { refuse, requestGuard } from './guard.js';
 import { registerTrpcRoute } from './trpc-route.js';
 
 /**
@@ -44,32 +47,26 @@ export async function trpcPlugin(
   opts: { deps: AppDeps; closing: AbortSignal },
 ): Promise<void> {
   const { deps } = opts;
-  const { config, log } = deps;
+  const { config, log, requests } = deps;
 
   scope.decorateRequest('tessera', null as never);
   const guard = requestGuard(config.appOrigin);
-  const requests = memoryRequestLimiter({ max: config.rateLimit.requestsPerMinute, windowMs: 60_000 });
   // One hook, not three: each async hook is a promise and a turn of Fastify's hook runner per request.
   scope.addHook('onRequest', async (req, reply) => {
     req.tessera = newResponseState();
     const refused = guard(req, reply);
     if (refused) return refused;
-    const hit = requests.hit(req.ip, Date.now());
+    const calls = callsIn((req.params as { path?: string }).path);
+    if (calls > MAX_BATCH_CALLS) {
+      return refuse(reply, 413, 'PAYLOAD_TOO_LARGE', `A batch holds at most ${MAX_BATCH_CALLS} calls.`);
+    }
+    const hit = requests.hit(clientKey(req.ip), Date.now(), calls);
     if (hit.allowed) return;
     const seconds = Math.max(1, Math.ceil(hit.retryAfterMs / 1000));
-    return reply
-      .code(429)
-      .header('retry-after', String(seconds))
-      .header('content-type', 'application/json')
-      .send(
-        JSON.stringify({
-          error: {
-            message: `Too many requests. Try again in ${seconds} seconds.`,
-            code: -32029,
-            data: { code: 'TOO_MANY_REQUESTS', httpStatus: 429, retryAfter: seconds },
-          },
-        }),
-      );
+    reply.header('retry-after', String(seconds));
+    return refuse(reply, 429, 'TOO_MANY_REQUESTS', `Too many requests. Try again in ${seconds} seconds.`, {
+      retryAfter: seconds,
+    });
   });
 
   const fixedHeaders = { ...apiSecurityHeaders(config.appOrigin), 'cache-control': 'no-store' };

@@ -9,7 +9,13 @@
  * rounds): ~210 us of server CPU per call through the plugin, ~140 us here. The request handed to
  * tRPC is `FastifyFetchRequest`: the few members `resolveResponse` reads, over what Fastify already
  * parsed. A JSON reply (queries, mutations, batches) is read as text and sent as such; anything else
- * (an SSE subscription stream) goes to Fastify as the Response it is, as the plugin did.
+ * (an SSE subscription stream) goes to Fastify as the body stream it is.
+ *
+ * tRPC's Response headers are copied onto the reply except the hop-by-hop ones (RFC 9110 7.6.1;
+ * RFC 9112 6.1): they describe one connection, and Node frames and keeps alive this one itself. A
+ * copied `Transfer-Encoding: chunked` over a body Fastify sends with a Content-Length gave one
+ * response two framings (RFC 9112 6.3: a proxy reading the other one desynchronises), and a copied
+ * `Connection: keep-alive` contradicted a client's `Connection: close`.
  */
 import type { AnyTRPCRouter } from '@trpc/server';
 import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
@@ -21,6 +27,9 @@ export interface TrpcRouteOptions<TRouter extends AnyTRPCRouter, TContext> {
   createContext: (opts: CreateFastifyContextOptions) => Promise<TContext>;
   onError?: HTTPErrorHandler<TRouter, FastifyRequest>;
 }
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const isHopByHop = (name: string) => HOP_BY_HOP.has(name) || name.startsWith('proxy-');
 
 /** Node's header record read through the two methods of `Headers` that tRPC calls. */
 class NodeHeaders {
@@ -94,10 +103,11 @@ export function registerTrpcRoute<TRouter extends AnyTRPCRouter, TContext>(
       onError: opts.onError ? (o) => opts.onError?.({ ...o, req }) : undefined,
     });
     reply.code(response.status);
-    for (const [name, value] of response.headers) reply.header(name, value);
+    for (const [name, value] of response.headers) if (!isHopByHop(name)) reply.header(name, value);
     if (response.headers.get('content-type') === 'application/json') {
       return reply.send(await response.text());
     }
-    return reply.send(response);
+    // The stream, not the Response: Fastify would copy the Response's headers again, after onSend.
+    return reply.send(response.body ?? '');
   });
 }

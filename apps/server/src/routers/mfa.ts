@@ -39,7 +39,7 @@ export const mfaRouter = router({
     if (user.mfaSecret) throw alreadyOn();
     const secret = newTotpSecret();
     const updated = await ctx.deps.sessions.patch(ctx.token, {
-      mfaPending: secret,
+      mfaPending: ctx.deps.users.sealPendingSecret(user.id, secret),
       mfaPendingUntil: ctx.deps.clock() + ENROLLMENT_TTL_MS,
     });
     if (!updated) throw unauthorized('unknown', 'This session ended');
@@ -55,7 +55,10 @@ export const mfaRouter = router({
   confirmEnrollment: freshProcedure.input(factorChange).mutation(async ({ ctx, input }) => {
     const { users, sessions, clock, log } = ctx.deps;
     const data = sessionData(ctx.session);
-    const pending = data.mfaPending && clock() < (data.mfaPendingUntil ?? 0) ? data.mfaPending : null;
+    const pending =
+      data.mfaPending && clock() < (data.mfaPendingUntil ?? 0)
+        ? users.openPendingSecret(ctx.session.userId, data.mfaPending)
+        : null;
     if (!pending) {
       throw new TRPCError({
         code: 'PRECONDITION_FAILED',

@@ -1,7 +1,8 @@
 /**
  * The credential rate limits, applied by the procedures that check a password or a TOTP code (login,
  * verifyMfa, reauthenticate, changePassword, MFA enrollment and disable):
- *  - per client IP: every attempt counts (RATE_LIMIT_AUTH_PER_IP per RATE_LIMIT_WINDOW);
+ *  - per client IP: every attempt counts (RATE_LIMIT_AUTH_PER_IP per RATE_LIMIT_WINDOW); an IPv6
+ *    client is counted by its /64 (security/client-key.ts);
  *  - per account: every attempt counts and a success takes its hit back, so the budget is spent by
  *    failures only (RATE_LIMIT_AUTH_PER_ACCOUNT per window). Keyed by a hash of the normalised email,
  *    so unknown accounts are limited alike and no email is stored in clear.
@@ -10,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { Context } from '../context.js';
 import { tooManyRequests } from '../errors.js';
+import { clientKey } from './client-key.js';
 
 const accountKey = (email: string) =>
   `auth:acct:${createHash('sha256').update(email.trim().toLowerCase()).digest('base64url').slice(0, 32)}`;
@@ -22,7 +24,7 @@ function refuse(ctx: Context, retryAfterMs: number): never {
 export async function throttleIp(ctx: Context): Promise<void> {
   const { limiter, config } = ctx.deps;
   const hit = await limiter.hit(
-    `auth:ip:${ctx.meta.ip ?? 'unknown'}`,
+    `auth:ip:${clientKey(ctx.meta.ip)}`,
     config.rateLimit.authPerIp,
     config.rateLimit.windowMs,
   );

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { SecretBox } from '../auth/secret-box.js';
 import { type Database, toNumber } from '../db/database.js';
+import {
+  openPendingTotpSecret,
+  openTotpSecret,
+  sealPendingTotpSecret,
+  sealTotpSecret,
+} from './totp-secrets.js';
 
 export type Role = 'user' | 'admin';
 export const ROLES = ['user', 'admin'] as const;
@@ -9,13 +16,23 @@ export interface User {
   email: string;
   passwordHash: string;
   role: Role;
-  /** Base32 TOTP secret; null when MFA is off. */
+  /**
+   * Base32 TOTP secret, opened from its encrypted form (users/totp-secrets.ts); null when MFA is off.
+   * Reading a user whose secret can't be opened throws TotpSecretUnreadableError.
+   */
   mfaSecret: string | null;
+  mfaEnabled: boolean;
   /** The last TOTP time step accepted, so a code can't be used twice. */
   mfaLastStep: number | null;
   passwordChangedAt: number;
   createdAt: number;
 }
+
+/** A user as listed (admin.listUsers, the CLI): no password hash, no TOTP secret. */
+export type UserSummary = Pick<
+  User,
+  'id' | 'email' | 'role' | 'mfaEnabled' | 'passwordChangedAt' | 'createdAt'
+>;
 
 /** What may be shown to the user themself or an admin: never the hash or the MFA secret. */
 export interface PublicUser {
@@ -25,11 +42,11 @@ export interface PublicUser {
   mfaEnabled: boolean;
 }
 
-export const publicUser = (u: User): PublicUser => ({
+export const publicUser = (u: UserSummary): PublicUser => ({
   id: u.id,
   email: u.email,
   role: u.role,
-  mfaEnabled: u.mfaSecret !== null,
+  mfaEnabled: u.mfaEnabled,
 });
 
 export class EmailTakenError extends Error {
@@ -40,15 +57,15 @@ export class EmailTakenError extends Error {
 }
 
 const COLUMNS = 'id, email, password_hash, role, mfa_secret, mfa_last_step, password_changed_at, created_at';
+const SUMMARY_COLUMNS =
+  'id, email, role, mfa_secret IS NOT NULL AS mfa_enabled, password_changed_at, created_at';
 
-function toUser(row: Record<string, unknown>): User {
+function toSummary(row: Record<string, unknown>): UserSummary {
   return {
     id: String(row.id),
     email: String(row.email),
-    passwordHash: String(row.password_hash),
     role: row.role === 'admin' ? 'admin' : 'user',
-    mfaSecret: row.mfa_secret == null ? null : String(row.mfa_secret),
-    mfaLastStep: row.mfa_last_step == null ? null : toNumber(row.mfa_last_step),
+    mfaEnabled: row.mfa_enabled === true,
     passwordChangedAt: toNumber(row.password_changed_at),
     createdAt: toNumber(row.created_at),
   };
@@ -56,8 +73,34 @@ function toUser(row: Record<string, unknown>): User {
 
 export type UserRepository = ReturnType<typeof userRepository>;
 
-/** Users in `tessera_users`. Emails are unique case-insensitively (`lower(email)` index). */
-export function userRepository(db: Database, clock: () => number = Date.now) {
+export interface UserRepositoryOptions {
+  /** Seals TOTP secrets before they are written and opens them when read (auth/totp-keys.ts). */
+  secrets: SecretBox;
+  /** ms since epoch. Default Date.now. */
+  clock?: () => number;
+}
+
+/**
+ * Users in `tessera_users`. Emails are unique case-insensitively (`lower(email)` index). TOTP secrets
+ * are encrypted here, on their way in and out, so nothing above this file handles the stored form.
+ */
+export function userRepository(db: Database, options: UserRepositoryOptions) {
+  const { secrets } = options;
+  const clock = options.clock ?? Date.now;
+  const toUser = (row: Record<string, unknown>): User => {
+    const id = String(row.id);
+    return {
+      id,
+      email: String(row.email),
+      passwordHash: String(row.password_hash),
+      role: row.role === 'admin' ? 'admin' : 'user',
+      mfaSecret: row.mfa_secret == null ? null : openTotpSecret(secrets, id, String(row.mfa_secret)),
+      mfaEnabled: row.mfa_secret != null,
+      mfaLastStep: row.mfa_last_step == null ? null : toNumber(row.mfa_last_step),
+      passwordChangedAt: toNumber(row.password_changed_at),
+      createdAt: toNumber(row.created_at),
+    };
+  };
   const one = async (sql: string, params: unknown[]): Promise<User | null> => {
     const rows = await db.query(sql, params);
     return rows[0] ? toUser(rows[0]) : null;
@@ -109,7 +152,7 @@ export function userRepository(db: Database, clock: () => number = Date.now) {
     async setMfa(id: string, secret: string | null, step: number | null): Promise<void> {
       await db.query('UPDATE tessera_users SET mfa_secret = $2, mfa_last_step = $3 WHERE id = $1', [
         id,
-        secret,
+        secret === null ? null : sealTotpSecret(secrets, id, secret),
         step,
       ]);
     },
@@ -122,10 +165,17 @@ export function userRepository(db: Database, clock: () => number = Date.now) {
       const rows = await db.query(
         `UPDATE tessera_users SET mfa_secret = $2, mfa_last_step = $3
          WHERE id = $1 AND mfa_secret IS NULL RETURNING id`,
-        [id, secret, step],
+        [id, sealTotpSecret(secrets, id, secret), step],
       );
       return rows.length === 1;
     },
+
+    /** Seals the secret of an enrollment begun by user `id`, for the session store (see totp-secrets.ts). */
+    sealPendingSecret: (id: string, secret: string): string => sealPendingTotpSecret(secrets, id, secret),
+
+    /** The pending secret sealed by sealPendingSecret for user `id`; null when it can't be opened. */
+    openPendingSecret: (id: string, sealed: string): string | null =>
+      openPendingTotpSecret(secrets, id, sealed),
 
     /**
      * Records that the TOTP code of `step` was used. Atomic: of two requests with the same code only
@@ -141,12 +191,13 @@ export function userRepository(db: Database, clock: () => number = Date.now) {
       return rows.length === 1;
     },
 
-    async list(options: { limit: number; offset: number }): Promise<User[]> {
+    /** Oldest first; summaries only, so a listing never opens (or carries) a secret. */
+    async list(page: { limit: number; offset: number }): Promise<UserSummary[]> {
       const rows = await db.query(
-        `SELECT ${COLUMNS} FROM tessera_users ORDER BY created_at, id LIMIT $1 OFFSET $2`,
-        [options.limit, options.offset],
+        `SELECT ${SUMMARY_COLUMNS} FROM tessera_users ORDER BY created_at, id LIMIT $1 OFFSET $2`,
+        [page.limit, page.offset],
       );
-      return rows.map(toUser);
+      return rows.map(toSummary);
     },
 
     async count(): Promise<number> {

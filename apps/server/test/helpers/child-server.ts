@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onProcessEnd } from '@tessera/testkit';
 import pg from 'pg';
+import { secretBox } from '../../src/auth/secret-box.js';
 import { postgresDatabase } from '../../src/db/database.js';
 import { passwordHasher } from '../../src/users/passwords.js';
 import { type Role, userRepository } from '../../src/users/repository.js';
-import { PASSWORD, TEST_ARGON2 } from './defaults.js';
+import { PASSWORD, TEST_ARGON2, TEST_TOTP_KEY } from './defaults.js';
 import { HttpClient, TEST_ORIGIN } from './http.js';
 
 /**
@@ -106,6 +107,7 @@ export async function startChildServer(options: ChildServerOptions = {}): Promis
     RATE_LIMIT_AUTH_PER_IP: '1000000',
     RATE_LIMIT_AUTH_PER_ACCOUNT: '1000000',
     RATE_LIMIT_REQUESTS_PER_MINUTE: '10000000',
+    TOTP_ENCRYPTION_KEYS: TEST_TOTP_KEY,
     ...(options.argon2 === 'production' ? { TESSERA_TEST_ARGON2: 'production' } : {}),
     ...(options.tombstoneTtlMs ? { TESSERA_TEST_TOMBSTONE_TTL_MS: String(options.tombstoneTtlMs) } : {}),
     ...options.env,
@@ -187,7 +189,7 @@ export function userAdmin(databaseUrl: string) {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   pool.on('error', () => {});
   const db = postgresDatabase(pool);
-  const users = userRepository(db);
+  const users = userRepository(db, { secrets: secretBox([Buffer.from(TEST_TOTP_KEY, 'base64')]) });
   const passwords = passwordHasher(TEST_ARGON2, 1);
   return {
     users,

@@ -26,6 +26,12 @@ export type Trpc = ReturnType<typeof createTRPCOptionsProxy<AppRouter>>;
 /** Where the API lives, relative to the page. */
 export const API_URL = '/trpc';
 
+/**
+ * Calls per batched request: the server refuses a batch of more (413; MAX_BATCH_CALLS in
+ * apps/server/src/http/batch-limit.ts, which a server test keeps this within).
+ */
+const MAX_BATCH_ITEMS = 10;
+
 export interface ClientOptions {
   /** Every API request goes through this (the deadline tracker watches responses here). */
   fetch?: typeof globalThis.fetch;
@@ -77,6 +83,7 @@ export function createClients(options: ClientOptions = {}): Clients {
           url: API_URL,
           // Bound the URL of batched GETs well below common proxy limits.
           maxURLLength: 2000,
+          maxItems: MAX_BATCH_ITEMS,
           ...(options.fetch ? { fetch: options.fetch } : {}),
         }),
       }),
