@@ -19,7 +19,7 @@ import type { AppDeps } from '../deps.js';
 import { isUnavailable } from '../errors.js';
 import { appRouter } from '../routers/index.js';
 import { clientKey } from '../security/client-key.js';
-import { callsIn, MAX_BATCH_CALLS } from './batch-limit.js';
+import { batchPathLength, callsIn, MAX_BATCH_CALLS } from './batch-limit.js';
 import { refuse, requestGuard } from './guard.js';
 import { registerTrpcRoute } from './trpc-route.js';
 
@@ -79,6 +79,18 @@ export async function trpcPlugin(
       for (const [name, value] of state.headers) reply.header(name, value);
     }
     return payload;
+  });
+
+  // A /trpc path the route below can't take: longer than a bounded batch of the longest procedure
+  // needs (the router skips a parameter past maxParamLength, and the site's catch-all would then
+  // answer it as a page), or with a slash in it. Refused here, after the hook above, with the same
+  // answer whether or not the SPA is served.
+  const longestPath = batchPathLength(Object.keys(appRouter._def.procedures));
+  scope.all('/*', async (req, reply) => {
+    const path = (req.params as { '*'?: string })['*'] ?? '';
+    return path.length > longestPath
+      ? refuse(reply, 413, 'PAYLOAD_TOO_LARGE', `A batch holds at most ${MAX_BATCH_CALLS} calls.`)
+      : refuse(reply, 404, 'NOT_FOUND', 'No such procedure.');
   });
 
   registerTrpcRoute(scope, {
