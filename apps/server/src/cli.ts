@@ -142,7 +142,7 @@ export async function runCli(
         const user = await findUser(need(flags, 'email'));
         const role = asRole(need(flags, 'role'));
         await users.setRole(user.id, role);
-        const updated = await sessions.updateUserSessions(user.id, { role }, { rotate: true });
+        const updated = await sessions.updateUser(user.id, { role }, { rotate: true });
         io.out(`${user.email} is now ${role} (${updated} live session${updated === 1 ? '' : 's'} updated)`);
         return 0;
       }
@@ -168,7 +168,7 @@ export async function runCli(
       }
       case 'sessions revoke-all': {
         const user = await findUser(need(flags, 'email'));
-        const n = await sessions.revokeAll(user.id, 'revoked');
+        const n = await sessions.revokeAll(user.id);
         io.out(`ended ${n} session${n === 1 ? '' : 's'} of ${user.email}`);
         return 0;
       }
@@ -209,7 +209,7 @@ export async function runCli(
       case 'mfa reset-unreadable': {
         const reset = await resetUnreadableTotpSecrets(runtime.deps.db, runtime.totpKeys.box);
         for (const userId of reset) {
-          await sessions.updateUserSessions(userId, { mfaEnabled: false }, { rotate: false });
+          await sessions.updateUser(userId, { mfaEnabled: false }, { rotate: false });
           io.out(`MFA is off for user ${userId}: they sign in with their password and enroll again`);
         }
         io.out(`${reset.length} user${reset.length === 1 ? '' : 's'} reset`);

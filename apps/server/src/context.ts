@@ -137,9 +137,9 @@ export function contextFactory(deps: AppDeps, closing?: AbortSignal) {
     return createContextInner({
       deps,
       session: result.session,
-      // A pending role change rotated the token on this very request: later calls use the new one.
-      token: result.cookie?.value || read.value,
-      presentedToken: result.cookie?.value || read.value,
+      // The token in force: after a pending role change rotated it on this very request, the new one.
+      token: result.token,
+      presentedToken: result.token,
       mfaChallenge,
       meta,
       response,

@@ -284,6 +284,6 @@ describe('logs', () => {
       expect(log).not.toContain(secret);
     }
     expect(log).toContain(`"sessionId":"${token.slice(0, 26)}"`);
-    expect(log).toContain('"sessionEvent":"destroyed"');
+    expect(log).toContain('"sessionEvent":"logged_out"');
   });
 });

@@ -69,8 +69,15 @@ export function sessionCookie(
   return { name: options.name, value: token, attributes };
 }
 
-/** The cookie that deletes the session cookie: same name and attributes, empty value, Max-Age=0. */
-export function blankCookie(options: ResolvedCookieOptions): SessionCookie {
+/**
+ * The cookie that deletes a cookie of this name: same attributes, empty value, Max-Age=0. With a
+ * manager at hand, `sessions.blankCookie()` gives the one for the session cookie.
+ */
+export function blankCookie(options: {
+  name: string;
+  secure: boolean;
+  sameSite: CookieAttributes['sameSite'];
+}): SessionCookie {
   return {
     name: options.name,
     value: '',
@@ -98,8 +105,8 @@ export type CookieRead =
 
 /**
  * Finds our cookie in a `Cookie` header. Tolerates junk (pairs without `=`, stray semicolons, other
- * cookies with odd bytes) and never throws; only looks at the one name. Values are compared as-is;
- * `parseToken` decides whether one is well formed.
+ * cookies with odd bytes) and never throws; only looks at the one name. Values are returned as-is;
+ * `validate` decides whether one is well formed.
  */
 export function readCookie(header: string | undefined | null, name: string): CookieRead {
   if (!header) return { status: 'missing' };

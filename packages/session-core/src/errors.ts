@@ -2,9 +2,15 @@ import type { StoredSession } from './store.js';
 
 /**
  * Stable error codes. "No session" is never an error (validate returns `{ session: null, reason }`);
- * these are for misuse (configuration), store failures (callers must fail closed) and refusals.
+ * these are for misuse (configuration, arguments), store failures (callers must fail closed), session
+ * data that `parseData` refused (`INVALID_DATA`, the thrown error is the `cause`) and refusals.
  */
-export type SessionErrorCode = 'INVALID_OPTIONS' | 'INVALID_ARGUMENT' | 'STORE_UNAVAILABLE' | 'SESSION_LIMIT';
+export type SessionErrorCode =
+  | 'INVALID_OPTIONS'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_DATA'
+  | 'STORE_UNAVAILABLE'
+  | 'SESSION_LIMIT';
 
 export class SessionError extends Error {
   readonly code: SessionErrorCode;

@@ -2,10 +2,10 @@ import type { EndReason } from './store.js';
 
 /**
  * What happened to a session, for audit logs and live notifications. Events carry the public id only,
- * never a token. `ended` events: `revoked` (incl. reason `password_changed`), `evicted`, `expired`
- * (found past a deadline on access), `destroyed` (logout).
+ * never a token. The events that end a session: `logged_out` (logout), `revoked` (reason `revoked` or
+ * `password_changed`), `evicted` (the per-user limit), `expired` (found past a deadline on access).
  */
-export type SessionEventType = 'created' | 'rotated' | 'revoked' | 'evicted' | 'expired' | 'destroyed';
+export type SessionEventType = 'created' | 'rotated' | 'logged_out' | 'revoked' | 'evicted' | 'expired';
 
 export interface SessionEvent {
   type: SessionEventType;
@@ -27,7 +27,7 @@ export function eventTypeFor(reason: EndReason): SessionEventType {
     case 'absolute_timeout':
       return 'expired';
     case 'logged_out':
-      return 'destroyed';
+      return 'logged_out';
     default:
       return 'revoked';
   }

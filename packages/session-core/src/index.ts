@@ -1,3 +1,8 @@
+/**
+ * `@tessera/session-core`: what an app needs. Stores live in their own entries (`/redis`, `/postgres`,
+ * `/pglite`, `/memory` for tests), the store contract suite in `/testing`. The types of the store
+ * interface are here too, for stores written elsewhere (docs/write-your-own-store.md).
+ */
 export {
   blankCookie,
   type CookieAttributes,
@@ -22,22 +27,25 @@ export {
   createSessionManager,
   type InvalidReason,
   type IssuedSession,
+  type LogoutResult,
   type Session,
   type SessionManager,
   type ValidationResult,
 } from './manager.js';
 export type { SessionManagerOptions } from './options.js';
-export { type Deadlines, deadlines, type Liveness, liveness } from './policy.js';
 export type {
   CreateOutcome,
   EndReason,
   NewSession,
+  RevokeReason,
   SessionData,
   SessionLimit,
   SessionStore,
+  StoreCall,
   StoredSession,
   StoreMiss,
   StorePolicy,
+  TokenCall,
+  UserCall,
   ValidateOutcome,
 } from './store.js';
-export { constantTimeEqual, hashToken, isSessionId, parseToken } from './tokens.js';

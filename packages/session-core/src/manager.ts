@@ -3,17 +3,21 @@ import { SessionError, SessionLimitError, storeFailure } from './errors.js';
 import { eventTypeFor, type SessionEvent } from './events.js';
 import { type ResolvedOptions, resolveOptions, type SessionManagerOptions } from './options.js';
 import { deadlines } from './policy.js';
-import type { EndReason, SessionData, StoredSession, StoreMiss } from './store.js';
+import type { EndReason, RevokeReason, SessionData, StoredSession, StoreMiss, StorePolicy } from './store.js';
 import { isSessionId, newToken, parseToken, randomSessionId } from './tokens.js';
 
 /** A live session as callers see it. Times are ms since epoch. */
-export interface Session<TData extends SessionData = SessionData> {
+export interface Session<TData extends object = SessionData> {
+  /** Public id: safe to show, used to revoke. Never the token. */
   id: string;
   userId: string;
   data: TData;
+  /** Sign-in time; never changes, not even on rotation. */
   createdAt: number;
   lastActivityAt: number;
+  /** When the session ends unless used before: the nearer of the two deadlines. */
   idleExpiresAt: number;
+  /** When the session ends whatever happens (createdAt + absoluteTimeout). */
   absoluteExpiresAt: number;
   userAgent: string | null;
   ip: string | null;
@@ -22,32 +26,124 @@ export interface Session<TData extends SessionData = SessionData> {
 /** Why there is no session: the token's shape, or what the store knows about it. */
 export type InvalidReason = 'missing' | 'malformed' | StoreMiss;
 
-export type ValidationResult<TData extends SessionData = SessionData> =
-  /** `cookie` is set when the token was rotated on this request (a pending role change): write it. */
-  | { session: Session<TData>; cookie?: SessionCookie }
-  /**
-   * `cookie` clears the dead cookie. It is absent for `missing`, and for `rotated`: the browser most
-   * likely already holds the successor (a parallel request got it) and clearing would sign it out.
-   */
-  | { session: null; reason: InvalidReason; cookie?: SessionCookie };
+export type ValidationResult<TData extends object = SessionData> =
+  | {
+      session: Session<TData>;
+      /**
+       * The token in force: the rotated one when this very call rotated it (a pending role change),
+       * else the one presented. Use it for anything later in the request (rotate, patch, logout).
+       */
+      token: string;
+      /** Set when this call rotated the token: write it (Set-Cookie), or the browser keeps the dead one. */
+      cookie: SessionCookie | null;
+    }
+  | {
+      session: null;
+      reason: InvalidReason;
+      token: null;
+      /**
+       * The clearing cookie for a dead token: write it when set. Null for `missing` (nothing to clear)
+       * and for `rotated`: the browser most likely already holds the successor (a parallel request got
+       * it) and clearing would sign it out.
+       */
+      cookie: SessionCookie | null;
+    };
 
-export interface CreateInput<TData extends SessionData = SessionData> {
+export interface CreateInput<TData extends object = SessionData> {
   userId: string;
   data?: TData;
+  /** Informational, shown in session lists; capped at 512 characters. */
   userAgent?: string | null;
+  /** Informational, shown in session lists; capped at 64 characters. */
   ip?: string | null;
 }
 
-export interface IssuedSession<TData extends SessionData = SessionData> {
+export interface IssuedSession<TData extends object = SessionData> {
   /** The raw token: goes into Set-Cookie and nowhere else (not logs, not bodies, not URLs). */
   token: string;
   session: Session<TData>;
+  /** The session cookie carrying `token`: write it (Set-Cookie). */
   cookie: SessionCookie;
 }
 
-export type SessionManager<TData extends SessionData = SessionData> = ReturnType<
-  typeof createSessionManager<TData>
->;
+export interface LogoutResult {
+  /** True when a live session ended; false when the token opened none (logout is idempotent). */
+  ended: boolean;
+  /** The clearing cookie: always write it. */
+  cookie: SessionCookie;
+}
+
+/**
+ * The session manager: policy over a pluggable store. Stateless itself; safe to share across requests
+ * and to run in many processes over one store. "No session" is a value; misuse throws SessionError and
+ * a store failure throws SessionStoreError (answer 503: fail closed, never "signed out").
+ */
+export interface SessionManager<TData extends object = SessionData> {
+  /** The cookie name, for reading the Cookie header (`readCookie(header, sessions.cookieName)`). */
+  readonly cookieName: string;
+  /** The resolved deadlines in ms, e.g. to show them in a UI. */
+  readonly policy: Readonly<StorePolicy>;
+
+  /**
+   * Signs a user in: a new id and token, atomically within the per-user limit. Call it only after every
+   * factor has passed, and log out any session the request carried first (session fixation).
+   * @throws SessionLimitError under `onLimit: 'reject'` when the user is at the limit.
+   * @throws SessionStoreError when the store can't answer (answer 503).
+   */
+  create(input: CreateInput<TData>): Promise<IssuedSession<TData>>;
+
+  /**
+   * The per-request check: one store round trip validates both deadlines and slides the idle one.
+   * Write `result.cookie` when it is set; use `result.token` (never the cookie's value) afterwards.
+   * @throws SessionStoreError when the store can't answer (answer 503).
+   */
+  validate(token: string | null | undefined): Promise<ValidationResult<TData>>;
+
+  /**
+   * A new token for the same session (after MFA, a password or role change, re-authentication): the old
+   * token is dead at once (it then reads as `rotated`); id, createdAt, metadata and the limit slot stay.
+   * `patch` is merged into the data in the same step. Null when the token isn't a live session.
+   */
+  rotate(token: string, patch?: Partial<TData>): Promise<IssuedSession<TData> | null>;
+
+  /** Shallow-merges `patch` into this session's data without rotating (e.g. `{ authAt }`). */
+  patch(token: string, patch: Partial<TData>): Promise<Session<TData> | null>;
+
+  /**
+   * Ends the session this token opens (reason and event `logged_out`). Also accepts the token the
+   * last rotation replaced, so a logout racing a rotation still ends it. Always returns the clearing
+   * cookie to write.
+   */
+  logout(token: string | null | undefined): Promise<LogoutResult>;
+
+  /** The user's live sessions, oldest first (for a "where you're signed in" page). */
+  list(userId: string): Promise<Session<TData>[]>;
+
+  /**
+   * Ends one session of this user by public id (reason `revoked` unless given). False when it isn't a
+   * live session of theirs: a user can't end someone else's session by guessing an id.
+   */
+  revoke(userId: string, sessionId: string, options?: { reason?: RevokeReason }): Promise<boolean>;
+
+  /**
+   * Ends every live session of the user, or every one but `except` (the current one, say). After a
+   * password change: `{ except: current.id, reason: 'password_changed' }`. Returns how many ended.
+   */
+  revokeAll(userId: string, options?: { except?: string; reason?: RevokeReason }): Promise<number>;
+
+  /**
+   * Merges `patch` into every live session of the user at once (an admin's role change): the very next
+   * request of each sees the new data; with `rotate` (default true) each also gets a new token then.
+   * Returns how many sessions were updated.
+   */
+  updateUser(userId: string, patch: Partial<TData>, options?: { rotate?: boolean }): Promise<number>;
+
+  /** Deletes expired rows and old tombstones in stores that can't expire them alone (SQL); else 0. */
+  sweep(): Promise<number>;
+
+  /** The clearing cookie, for a response that must drop the cookie without a manager call. */
+  blankCookie(): SessionCookie;
+}
 
 // Metadata is informational; cap it so a hostile User-Agent can't bloat every record.
 const MAX_USER_AGENT = 512;
@@ -55,20 +151,20 @@ const MAX_IP = 64;
 const MAX_USER_ID = 256;
 
 /**
- * The session manager: policy over a pluggable store. Stateless itself; safe to share across requests
- * and to run in many processes over one store.
+ * Creates the session manager. `TData` is the type of `session.data`: give `parseData` and it is
+ * inferred from it; otherwise pass it explicitly (`createSessionManager<MyData>({ store })`), unchecked.
  */
-export function createSessionManager<TData extends SessionData = SessionData>(
-  options: SessionManagerOptions,
-) {
-  const config: ResolvedOptions = resolveOptions(options);
-  const { store, clock, policy, cookie: cookieOptions } = config;
+export function createSessionManager<TData extends object = SessionData>(
+  options: SessionManagerOptions<TData>,
+): SessionManager<TData> {
+  const config: ResolvedOptions<TData> = resolveOptions(options);
+  const { store, clock, policy, cookie: cookieOptions, parseData } = config;
   const storeName = store.name ?? 'session';
   const makeId = store.newSessionId?.bind(store);
   /** From the store when it shards by id (Redis), else unrelated to the user. */
   const newSessionId = (userId: string): string => {
     if (!makeId) return randomSessionId();
-    const id = makeId(userId);
+    const id = makeId({ userId });
     if (typeof id !== 'string' || !isSessionId(id)) {
       throw new SessionError(
         'INVALID_ARGUMENT',
@@ -100,10 +196,20 @@ export function createSessionManager<TData extends SessionData = SessionData>(
     for (const s of ended) emit(eventTypeFor(reason), s, at, reason);
   };
 
-  const view = (s: StoredSession): Session<TData> => ({
+  /** The app's view of stored data: through `parseData` when given, else as stored. */
+  const typed = (data: SessionData): TData => {
+    if (!parseData) return data as unknown as TData;
+    try {
+      return parseData(data);
+    } catch (error) {
+      throw new SessionError('INVALID_DATA', 'session data refused by parseData', { cause: error });
+    }
+  };
+
+  const view = (s: StoredSession, data: TData = typed(s.data)): Session<TData> => ({
     id: s.id,
     userId: s.userId,
-    data: s.data as TData,
+    data,
     createdAt: s.createdAt,
     lastActivityAt: s.lastActivityAt,
     ...deadlines(s, policy),
@@ -111,8 +217,8 @@ export function createSessionManager<TData extends SessionData = SessionData>(
     ip: s.ip,
   });
 
-  const issue = (s: StoredSession, token: string): IssuedSession<TData> => {
-    const session = view(s);
+  const issue = (s: StoredSession, token: string, data?: TData): IssuedSession<TData> => {
+    const session = view(s, data);
     return {
       token,
       session,
@@ -146,169 +252,152 @@ export function createSessionManager<TData extends SessionData = SessionData>(
     return data as SessionData;
   };
 
-  async function rotateParsed(id: string, hash: Uint8Array, patch: SessionData | null) {
+  const requireReason = (reason: unknown): RevokeReason => {
+    if (reason !== 'revoked' && reason !== 'password_changed') {
+      throw new SessionError('INVALID_ARGUMENT', `reason must be 'revoked' or 'password_changed'`);
+    }
+    return reason;
+  };
+
+  async function rotateParsed(id: string, tokenHash: Uint8Array, patch: SessionData | null) {
     const next = newToken(id);
     const now = clock();
-    const rotated = await call('rotate', () => store.rotate(id, hash, next.hash, patch, now, policy));
+    const rotated = await call('rotate', () =>
+      store.rotate({ id, tokenHash, newTokenHash: next.hash, patch, now, policy }),
+    );
     if (!rotated) return null;
     emit('rotated', rotated, now);
     return issue(rotated, next.token);
   }
 
   return {
-    /** The cookie name, for reading the Cookie header (see `readCookie`). */
     cookieName: cookieOptions.name,
-    /** The resolved deadlines in ms, e.g. to show them in a UI. */
     policy: Object.freeze({ ...policy }),
 
-    /**
-     * Signs a user in: a new id and token, atomically within the per-user limit. Call it only after
-     * every factor has passed, and destroy any session the request carried first (fixation).
-     * @throws SessionLimitError under `onLimit: 'reject'` when the user is at the limit.
-     */
-    async create(input: CreateInput<TData>): Promise<IssuedSession<TData>> {
+    async create(input) {
       const userId = requireUserId(input?.userId);
-      const data = requireData(input.data ?? {});
+      const given = requireData(input.data ?? {});
+      // Checked before it is stored: a refused value must not leave a session behind.
+      const data = parseData ? typed(given) : (given as unknown as TData);
       const id = newSessionId(userId);
       const { token, hash } = newToken(id);
       const now = clock();
-      const record = {
+      const session = {
         id,
         tokenHash: hash,
         userId,
-        data,
+        data: requireData(data),
         createdAt: now,
         userAgent: input.userAgent ? input.userAgent.slice(0, MAX_USER_AGENT) : null,
         ip: input.ip ? input.ip.slice(0, MAX_IP) : null,
       };
       const limit = { max: config.maxSessionsPerUser, onLimit: config.onLimit };
-      const outcome = await call('create', () => store.create(record, limit, now, policy));
+      const outcome = await call('create', () => store.create({ session, limit, now, policy }));
       if (!outcome.ok) throw new SessionLimitError(limit.max, outcome.active);
       emitEnded(outcome.evicted, 'evicted', now);
-      const stored: StoredSession = { ...record, lastActivityAt: now, rotatePending: false };
+      const stored: StoredSession = { ...session, lastActivityAt: now, rotatePending: false };
       emit('created', stored, now);
-      return issue(stored, token);
+      return issue(stored, token, data);
     },
 
-    /**
-     * The per-request check: one store round trip validates both deadlines and slides the idle one.
-     * "No session" is a value with a reason; only a store failure throws (SessionStoreError: fail closed).
-     */
-    async validate(token: string | null | undefined): Promise<ValidationResult<TData>> {
-      if (!token) return { session: null, reason: 'missing' };
+    async validate(token) {
+      if (!token) return { session: null, reason: 'missing', token: null, cookie: null };
       const parsed = parseToken(token);
-      if (!parsed) return { session: null, reason: 'malformed', cookie: blankCookie(cookieOptions) };
+      if (!parsed)
+        return { session: null, reason: 'malformed', token: null, cookie: blankCookie(cookieOptions) };
       const now = clock();
-      const outcome = await call('validate', () => store.validate(parsed.id, parsed.hash, now, policy));
+      const outcome = await call('validate', () =>
+        store.validate({ id: parsed.id, tokenHash: parsed.hash, now, policy }),
+      );
       if (!outcome.ok) {
         if (outcome.ended && outcome.session)
           emit('expired', outcome.session, now, outcome.reason as EndReason);
-        return outcome.reason === 'rotated'
-          ? { session: null, reason: 'rotated' }
-          : { session: null, reason: outcome.reason, cookie: blankCookie(cookieOptions) };
+        const cookie = outcome.reason === 'rotated' ? null : blankCookie(cookieOptions);
+        return { session: null, reason: outcome.reason, token: null, cookie };
       }
       if (outcome.session.rotatePending) {
         // An admin changed this user's role: the new data already applies; give it a new token too.
         const rotated = await rotateParsed(parsed.id, parsed.hash, null);
-        if (rotated) return { session: rotated.session, cookie: rotated.cookie };
+        if (rotated) return { session: rotated.session, token: rotated.token, cookie: rotated.cookie };
         // A parallel request rotated first: this one was validated before that, so it may proceed.
       }
-      return { session: view(outcome.session) };
+      return { session: view(outcome.session), token, cookie: null };
     },
 
-    /**
-     * New token for the same session (after login upgrade, MFA, password or role change): the old token
-     * is dead at once (it then reads as `rotated`); id, createdAt, metadata and the limit slot stay.
-     * Returns null when the token isn't a live session.
-     */
-    async rotate(token: string, patch?: Partial<TData>): Promise<IssuedSession<TData> | null> {
+    async rotate(token, patch) {
       const parsed = parseToken(token);
       if (!parsed) return null;
       return rotateParsed(parsed.id, parsed.hash, patch ? requireData(patch) : null);
     },
 
-    /** Shallow-merges `patch` into this session's data without rotating (e.g. `{ authAt }`). */
-    async patch(token: string, patch: Partial<TData>): Promise<Session<TData> | null> {
+    async patch(token, patch) {
       const parsed = parseToken(token);
       if (!parsed) return null;
       const data = requireData(patch);
-      const updated = await call('patch', () => store.patch(parsed.id, parsed.hash, data, clock(), policy));
+      const updated = await call('patch', () =>
+        store.patch({ id: parsed.id, tokenHash: parsed.hash, patch: data, now: clock(), policy }),
+      );
       return updated ? view(updated) : null;
     },
 
-    /** Logout: ends the session on the server. Always returns the clearing cookie to write. */
-    async destroy(token: string | null | undefined): Promise<{ ended: boolean; cookie: SessionCookie }> {
+    async logout(token) {
       const parsed = token ? parseToken(token) : null;
       let ended = false;
       if (parsed) {
         const now = clock();
-        const session = await call('end', () => store.end(parsed.id, parsed.hash, 'logged_out', now, policy));
-        if (session) emit('destroyed', session, now, 'logged_out');
+        const session = await call('logout', () =>
+          store.logout({ id: parsed.id, tokenHash: parsed.hash, now, policy }),
+        );
+        if (session) emit('logged_out', session, now, 'logged_out');
         ended = session !== null;
       }
       return { ended, cookie: blankCookie(cookieOptions) };
     },
 
-    /** Live sessions of a user, oldest first. */
-    async list(userId: string): Promise<Session<TData>[]> {
-      const id = requireUserId(userId);
-      const sessions = await call('list', () => store.list(id, clock(), policy));
-      return sessions.map(view);
+    async list(userId) {
+      const owner = requireUserId(userId);
+      const sessions = await call('list', () => store.list({ userId: owner, now: clock(), policy }));
+      return sessions.map((s) => view(s));
     },
 
-    /** Ends one session of this user by public id. False when it isn't a live session of theirs. */
-    async revoke(userId: string, sessionId: string, reason: EndReason = 'revoked'): Promise<boolean> {
+    async revoke(userId, sessionId, options = {}) {
       const owner = requireUserId(userId);
+      const reason = requireReason(options.reason ?? 'revoked');
       if (typeof sessionId !== 'string' || !isSessionId(sessionId)) return false;
       const now = clock();
-      const ended = await call('revoke', () => store.revoke(owner, sessionId, reason, now, policy));
+      const ended = await call('revoke', () =>
+        store.revoke({ userId: owner, id: sessionId, reason, now, policy }),
+      );
       if (ended) emitEnded([ended], reason, now);
       return ended !== null;
     },
 
-    /** Ends every other session of the user (e.g. `reason: 'password_changed'`). Returns how many. */
-    async revokeAllExcept(
-      userId: string,
-      keepSessionId: string,
-      reason: EndReason = 'revoked',
-    ): Promise<number> {
+    async revokeAll(userId, options = {}) {
       const owner = requireUserId(userId);
+      const reason = requireReason(options.reason ?? 'revoked');
+      const exceptId = options.except ?? null;
       const now = clock();
-      const ended = await call('revokeAll', () => store.revokeAll(owner, keepSessionId, reason, now, policy));
+      const ended = await call('revokeAll', () =>
+        store.revokeAll({ userId: owner, exceptId, reason, now, policy }),
+      );
       emitEnded(ended, reason, now);
       return ended.length;
     },
 
-    /** Ends every session of the user. Returns how many. */
-    async revokeAll(userId: string, reason: EndReason = 'revoked'): Promise<number> {
-      const owner = requireUserId(userId);
-      const now = clock();
-      const ended = await call('revokeAll', () => store.revokeAll(owner, null, reason, now, policy));
-      emitEnded(ended, reason, now);
-      return ended.length;
-    },
-
-    /**
-     * Applies `patch` to every live session of the user at once (an admin's role change): the very next
-     * request of each sees the new data; with `rotate` (default) each also gets a new token then.
-     */
-    async updateUserSessions(
-      userId: string,
-      patch: Partial<TData>,
-      options: { rotate?: boolean } = {},
-    ): Promise<number> {
+    async updateUser(userId, patch, options = {}) {
       const owner = requireUserId(userId);
       const data = requireData(patch);
-      return call('updateUser', () => store.updateUser(owner, data, options.rotate ?? true, clock(), policy));
+      const rotate = options.rotate ?? true;
+      return call('updateUser', () =>
+        store.updateUser({ userId: owner, patch: data, rotate, now: clock(), policy }),
+      );
     },
 
-    /** Deletes expired rows and old tombstones in stores that can't expire them alone (SQL). */
-    async sweep(): Promise<number> {
+    async sweep() {
       const sweep = store.sweep?.bind(store);
-      return sweep ? call('sweep', () => sweep(clock(), policy)) : 0;
+      return sweep ? call('sweep', () => sweep({ now: clock(), policy })) : 0;
     },
 
-    /** The clearing cookie (for a response that must drop a cookie without a manager call). */
-    blankCookie: (): SessionCookie => blankCookie(cookieOptions),
+    blankCookie: () => blankCookie(cookieOptions),
   };
 }

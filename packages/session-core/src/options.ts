@@ -2,10 +2,13 @@ import { type CookieOptions, type ResolvedCookieOptions, resolveCookieOptions } 
 import { type Duration, parseDuration } from './durations.js';
 import { SessionConfigError } from './errors.js';
 import type { SessionEventListener } from './events.js';
-import type { SessionStore, StorePolicy } from './store.js';
+import type { SessionData, SessionStore, StorePolicy } from './store.js';
 
-export interface SessionManagerOptions {
-  /** Where sessions live: `redisStore({ client })`, `postgresStore({ pool })`, `pgliteStore({ db })`. */
+export interface SessionManagerOptions<TData extends object = SessionData> {
+  /**
+   * Where sessions live: `redisStore({ client, tagSecret })`, `postgresStore({ pool })`,
+   * `pgliteStore({ db })`, or your own (see docs/write-your-own-store.md).
+   */
   store: SessionStore;
   /** Milliseconds since epoch. Default `Date.now`. Inject a fake one in tests. */
   clock?: () => number;
@@ -26,9 +29,19 @@ export interface SessionManagerOptions {
   cookie?: CookieOptions;
   /** Called synchronously for every session event; exceptions it throws are swallowed. */
   onEvent?: SessionEventListener;
+  /**
+   * Checks (and may normalise) the data of every session the manager hands out, whether read from the
+   * store or just created, and the data given to `create` before it is stored. Session data comes back
+   * from a store as JSON, possibly written by an older version of your app: this is the one place to
+   * say what it must look like. Return the typed value or throw; a throw surfaces as a SessionError
+   * with code `'INVALID_DATA'` (your error as its `cause`). Default: the data as stored, unchecked.
+   * Its return type is the manager's `TData`, so `createSessionManager` infers it from here.
+   * @example parseData: (raw) => appSessionSchema.parse(raw) // zod, valibot, or a hand-written check
+   */
+  parseData?: (raw: unknown) => TData;
 }
 
-export interface ResolvedOptions {
+export interface ResolvedOptions<TData extends object = SessionData> {
   store: SessionStore;
   clock: () => number;
   policy: StorePolicy;
@@ -36,6 +49,7 @@ export interface ResolvedOptions {
   onLimit: 'evict-oldest' | 'reject';
   cookie: ResolvedCookieOptions;
   onEvent: SessionEventListener | undefined;
+  parseData: ((raw: unknown) => TData) | undefined;
 }
 
 const STORE_METHODS = [
@@ -43,14 +57,16 @@ const STORE_METHODS = [
   'validate',
   'rotate',
   'patch',
-  'end',
+  'logout',
   'revoke',
   'revokeAll',
   'list',
   'updateUser',
 ] as const;
 
-export function resolveOptions(options: SessionManagerOptions): ResolvedOptions {
+export function resolveOptions<TData extends object>(
+  options: SessionManagerOptions<TData>,
+): ResolvedOptions<TData> {
   if (!options || typeof options !== 'object')
     throw new SessionConfigError('createSessionManager needs an options object');
   const { store } = options;
@@ -84,6 +100,9 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
     throw new SessionConfigError('onEvent must be a function');
   }
+  if (options.parseData !== undefined && typeof options.parseData !== 'function') {
+    throw new SessionConfigError('parseData must be a function');
+  }
   let cookie: ResolvedCookieOptions;
   try {
     cookie = resolveCookieOptions(options.cookie);
@@ -98,5 +117,6 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     onLimit,
     cookie,
     onEvent: options.onEvent,
+    parseData: options.parseData,
   };
 }

@@ -1,9 +1,20 @@
 /**
- * The storage seam. A store persists sessions and makes each operation atomic; it decides nothing
- * about policy beyond the two comparisons in `policy.ts`, which it must mirror exactly so that it can
- * check and touch in one round trip. Every store passes the contract suite in `../testing`.
+ * The storage seam, for the three stores shipped here and for third-party ones (MySQL, DynamoDB, ...:
+ * see docs/write-your-own-store.md). A store persists sessions and makes each operation atomic; it
+ * decides nothing about policy beyond the two comparisons of `liveness` (./policy.ts), which it must
+ * mirror exactly so that it can check and touch in one round trip. Every store passes the contract
+ * suite in `@tessera/session-core/testing`.
  *
- * Time never comes from the store: every call carries `now` (ms since epoch) from the manager's clock.
+ * Every method takes one object argument. Time never comes from the store: every call carries `now`
+ * (ms since epoch, from the manager's clock) and the `policy` (the deadlines in ms).
+ *
+ * One verb per concept, from manager to store to end reason to event:
+ *   logout     manager.logout    store.logout    reason 'logged_out'   event 'logged_out'
+ *   revoke     manager.revoke    store.revoke    reason 'revoked'      event 'revoked'
+ *              manager.revokeAll store.revokeAll (or 'password_changed', still event 'revoked')
+ *   evict      (create, at the limit)            reason 'evicted'      event 'evicted'
+ *   expire     (validate, past a deadline)       reason 'idle_timeout' | 'absolute_timeout'
+ *                                                                      event 'expired'
  */
 
 /** JSON-serialisable data a session carries (role, permissions, authAt, ...). */
@@ -17,6 +28,9 @@ export type EndReason =
   | 'logged_out'
   | 'idle_timeout'
   | 'absolute_timeout';
+
+/** The reasons `revoke` and `revokeAll` accept: `'password_changed'` after a password change. */
+export type RevokeReason = 'revoked' | 'password_changed';
 
 /** What a store can say about a token that is not (or no longer) a live session. */
 export type StoreMiss = 'unknown' | 'rotated' | EndReason;
@@ -39,7 +53,7 @@ export interface StoredSession {
   lastActivityAt: number;
   userAgent: string | null;
   ip: string | null;
-  /** Set by `updateUser(..., rotate: true)`: the next validation must rotate the token. */
+  /** Set by `updateUser({ rotate: true })`: the next validation must rotate the token. */
   rotatePending: boolean;
 }
 
@@ -70,6 +84,24 @@ export type ValidateOutcome =
    */
   | { ok: false; reason: StoreMiss; ended?: boolean; session?: StoredSession };
 
+/** What every store call carries. */
+export interface StoreCall {
+  /** ms since epoch, from the manager's clock: the store never reads its own. */
+  now: number;
+  policy: StorePolicy;
+}
+
+/** A call about the session a token opens: its public id and SHA-256(token), never the token. */
+export interface TokenCall extends StoreCall {
+  id: string;
+  tokenHash: Uint8Array;
+}
+
+/** A call about a user's sessions. */
+export interface UserCall extends StoreCall {
+  userId: string;
+}
+
 export interface SessionStore {
   /** Shown in error messages, e.g. `'redis'`. */
   readonly name?: string;
@@ -79,88 +111,57 @@ export interface SessionStore {
    * stores that place a user's sessions together by id (Redis Cluster slots); `create` may then refuse
    * ids made otherwise. Without it, the manager uses 152 random bits (no link to the user at all).
    */
-  newSessionId?(userId: string): string;
+  newSessionId?(input: { userId: string }): string;
 
   /**
    * Inserts the session, atomically with the per-user limit: prunes dead entries of the user's index,
    * then evicts the least recently active live sessions or refuses, so that parallel creates for one
    * user can never leave more than `limit.max` live sessions.
    */
-  create(session: NewSession, limit: SessionLimit, now: number, policy: StorePolicy): Promise<CreateOutcome>;
+  create(input: StoreCall & { session: NewSession; limit: SessionLimit }): Promise<CreateOutcome>;
 
   /**
    * One round trip: looks the session up, checks the token hash and both deadlines, and on success
    * sets lastActivityAt = now (returned session carries the new value). On a deadline miss it ends the
    * session (tombstone) and reports `ended: true` the first time. Must never revive an ended session.
    */
-  validate(id: string, tokenHash: Uint8Array, now: number, policy: StorePolicy): Promise<ValidateOutcome>;
+  validate(input: TokenCall): Promise<ValidateOutcome>;
 
   /**
    * Atomically replaces the token hash of a live session (old token dead at once, later reported as
-   * `rotated`), touches it, merges `dataPatch` into data and clears `rotatePending`. Keeps id,
-   * createdAt, metadata and the limit slot. Returns null when `oldHash` is not the live token.
+   * `rotated`), touches it, merges `patch` into data and clears `rotatePending`. Keeps id, createdAt,
+   * metadata and the limit slot. Returns null when `tokenHash` is not the live token.
    */
   rotate(
-    id: string,
-    oldHash: Uint8Array,
-    newHash: Uint8Array,
-    dataPatch: SessionData | null,
-    now: number,
-    policy: StorePolicy,
+    input: TokenCall & { newTokenHash: Uint8Array; patch: SessionData | null },
   ): Promise<StoredSession | null>;
 
   /** Shallow-merges `patch` into the data of the live session this token opens. Null when not live. */
-  patch(
-    id: string,
-    tokenHash: Uint8Array,
-    patch: SessionData,
-    now: number,
-    policy: StorePolicy,
-  ): Promise<StoredSession | null>;
+  patch(input: TokenCall & { patch: SessionData }): Promise<StoredSession | null>;
 
-  /** Ends the live session this token opens (logout). Returns it, or null when it was not live. */
-  end(
-    id: string,
-    tokenHash: Uint8Array,
-    reason: EndReason,
-    now: number,
-    policy: StorePolicy,
-  ): Promise<StoredSession | null>;
+  /**
+   * Ends the live session this token opens with reason `logged_out`. The token the last rotation
+   * replaced ends it too (a logout racing a rotation); the hash is compared in full either way.
+   * Returns the ended session, or null when it was not live.
+   */
+  logout(input: TokenCall): Promise<StoredSession | null>;
 
   /** Ends the session with this public id if it is live and belongs to `userId`. */
-  revoke(
-    userId: string,
-    id: string,
-    reason: EndReason,
-    now: number,
-    policy: StorePolicy,
-  ): Promise<StoredSession | null>;
+  revoke(input: UserCall & { id: string; reason: RevokeReason }): Promise<StoredSession | null>;
 
   /** Ends every live session of the user except `exceptId`. Returns the ended sessions. */
-  revokeAll(
-    userId: string,
-    exceptId: string | null,
-    reason: EndReason,
-    now: number,
-    policy: StorePolicy,
-  ): Promise<StoredSession[]>;
+  revokeAll(input: UserCall & { exceptId: string | null; reason: RevokeReason }): Promise<StoredSession[]>;
 
   /** Live sessions of the user (oldest first by createdAt); prunes dead index entries on the way. */
-  list(userId: string, now: number, policy: StorePolicy): Promise<StoredSession[]>;
+  list(input: UserCall): Promise<StoredSession[]>;
 
   /**
    * Shallow-merges `patch` into every live session of the user; with `rotate`, marks each one so that
    * its next validation rotates the token. The patch is visible to the very next validate/list.
    * Returns how many sessions were updated.
    */
-  updateUser(
-    userId: string,
-    patch: SessionData,
-    rotate: boolean,
-    now: number,
-    policy: StorePolicy,
-  ): Promise<number>;
+  updateUser(input: UserCall & { patch: SessionData; rotate: boolean }): Promise<number>;
 
   /** Deletes expired sessions and old tombstones where the store can't expire them itself (SQL). */
-  sweep?(now: number, policy: StorePolicy): Promise<number>;
+  sweep?(input: StoreCall): Promise<number>;
 }

@@ -10,10 +10,12 @@ import { memoryStore } from '../src/stores/memory.js';
 
 const M = 60_000;
 
-function setup(options: Partial<SessionManagerOptions> = {}) {
+type TestData = { role: string; authAt?: number };
+
+function setup(options: Partial<SessionManagerOptions<TestData>> = {}) {
   let now = 1_700_000_000_000;
   const events: SessionEvent[] = [];
-  const sessions = createSessionManager<{ role: string; authAt?: number }>({
+  const sessions = createSessionManager<TestData>({
     store: memoryStore(),
     clock: () => now,
     onEvent: (e) => events.push(e),
@@ -31,7 +33,7 @@ describe('createSessionManager options', () => {
     expect(sessions.cookieName).toBe('__Host-tessera');
   });
 
-  it.each<[string, Partial<SessionManagerOptions>, RegExp]>([
+  it.each<[string, Partial<SessionManagerOptions<TestData>>, RegExp]>([
     ['idle > absolute', { idleTimeout: '2h', absoluteTimeout: '1h' }, /can't exceed absoluteTimeout/],
     ['limit < 1', { maxSessionsPerUser: 0 }, /maxSessionsPerUser/],
     ['fractional limit', { maxSessionsPerUser: 1.5 }, /maxSessionsPerUser/],
@@ -41,6 +43,7 @@ describe('createSessionManager options', () => {
     ['bad clock', { clock: 5 as never }, /clock/],
     ['insecure __Host-', { cookie: { name: '__Host-x', secure: false } }, /__Host-/],
     ['not a store', { store: {} as SessionStore }, /not a SessionStore/],
+    ['bad parseData', { parseData: 'zod' as never }, /parseData/],
   ])('rejects %s at construction', (_name, options, message) => {
     expect(() => setup(options)).toThrow(SessionConfigError);
     expect(() => setup(options)).toThrow(message);
@@ -48,7 +51,7 @@ describe('createSessionManager options', () => {
 });
 
 describe('session lifecycle', () => {
-  it('create -> validate -> destroy, with cookies as data and events with public ids only', async () => {
+  it('create -> validate -> logout, with cookies as data and events with public ids only', async () => {
     const { sessions, events, advance } = setup();
     const { token, session, cookie } = await sessions.create(login);
     expect(serializeCookie(cookie)).toBe(`__Host-tessera=${token}; Path=/; HttpOnly; Secure; SameSite=Lax`);
@@ -64,20 +67,21 @@ describe('session lifecycle', () => {
     const valid = await sessions.validate(token);
     expect(valid.session?.id).toBe(session.id);
     expect(valid.session?.idleExpiresAt).toBe(session.createdAt + 40 * M);
-    expect(valid.cookie).toBeUndefined();
-    const out = await sessions.destroy(token);
+    expect(valid.cookie).toBeNull();
+    const out = await sessions.logout(token);
     expect(out.ended).toBe(true);
     expect(serializeCookie(out.cookie)).toContain('Max-Age=0');
     const after = await sessions.validate(token);
     expect(after).toMatchObject({ session: null, reason: 'logged_out' });
-    expect(events.map((e) => e.type)).toEqual(['created', 'destroyed']);
+    expect(events.map((e) => e.type)).toEqual(['created', 'logged_out']);
     expect(JSON.stringify(events)).not.toContain(token.split('.')[1]);
   });
 
   it('names every way there can be no session', async () => {
     const { sessions, advance } = setup();
-    expect(await sessions.validate(undefined)).toEqual({ session: null, reason: 'missing' });
-    expect(await sessions.validate('')).toEqual({ session: null, reason: 'missing' });
+    const missing = { session: null, reason: 'missing', token: null, cookie: null };
+    expect(await sessions.validate(undefined)).toEqual(missing);
+    expect(await sessions.validate('')).toEqual(missing);
     const malformed = await sessions.validate('not-a-token');
     expect(malformed).toMatchObject({ session: null, reason: 'malformed' });
     expect(malformed.cookie?.attributes.maxAge).toBe(0);
@@ -108,7 +112,12 @@ describe('session lifecycle', () => {
     expect(second?.session.createdAt).toBe(first.session.createdAt);
     expect(second?.session.data).toEqual({ role: 'user', authAt: 5 });
     expect(second?.token).not.toBe(first.token);
-    expect(await sessions.validate(first.token)).toEqual({ session: null, reason: 'rotated' });
+    expect(await sessions.validate(first.token)).toEqual({
+      session: null,
+      reason: 'rotated',
+      token: null,
+      cookie: null,
+    });
     expect((await sessions.validate(second!.token)).session?.id).toBe(first.session.id);
     expect(await sessions.rotate(first.token)).toBeNull();
     expect(await sessions.rotate('garbage')).toBeNull();
@@ -125,18 +134,92 @@ describe('session lifecycle', () => {
     const { sessions, events } = setup();
     const a = await sessions.create({ ...login, data: { role: 'admin' } });
     const b = await sessions.create({ ...login, data: { role: 'admin' } });
-    expect(await sessions.updateUserSessions('u1', { role: 'user' })).toBe(2);
+    expect(await sessions.updateUser('u1', { role: 'user' })).toBe(2);
     const next = await sessions.validate(a.token);
     expect(next.session?.data.role).toBe('user');
     expect(next.cookie?.value).toBeTruthy();
     expect(next.cookie?.value).not.toBe(a.token);
-    expect(await sessions.validate(a.token)).toEqual({ session: null, reason: 'rotated' });
-    const again = await sessions.validate(next.cookie!.value);
+    expect(await sessions.validate(a.token)).toEqual({
+      session: null,
+      reason: 'rotated',
+      token: null,
+      cookie: null,
+    });
+    const again = await sessions.validate(next.token!);
     expect(again.session?.data.role).toBe('user');
-    expect(again.cookie).toBeUndefined();
+    expect(again.cookie).toBeNull();
     expect((await sessions.list('u1')).map((s) => s.data.role)).toEqual(['user', 'user']);
     expect(b.session.id).not.toBe(a.session.id);
     expect(events.filter((e) => e.type === 'rotated')).toHaveLength(1);
+  });
+});
+
+describe('the token in force', () => {
+  it('validate returns the presented token, or the new one when it rotated on this very call', async () => {
+    const { sessions } = setup();
+    const { token } = await sessions.create(login);
+    const plain = await sessions.validate(token);
+    expect(plain).toMatchObject({ token, cookie: null });
+    await sessions.updateUser('u1', { role: 'admin' });
+    const rotated = await sessions.validate(token);
+    expect(rotated.token).toBeTruthy();
+    expect(rotated.token).not.toBe(token);
+    expect(rotated.cookie?.value).toBe(rotated.token);
+    // The token in force is the one later calls of the same request need: it opens the session.
+    expect((await sessions.patch(rotated.token!, { authAt: 1 }))?.data).toEqual({ role: 'admin', authAt: 1 });
+    expect(await sessions.patch(token, { authAt: 2 })).toBeNull();
+  });
+
+  it('a miss carries no token, and a clearing cookie except for missing and rotated', async () => {
+    const { sessions } = setup();
+    const { token } = await sessions.create(login);
+    await sessions.logout(token);
+    const dead = await sessions.validate(token);
+    expect(dead).toMatchObject({ session: null, reason: 'logged_out', token: null });
+    expect(dead.cookie?.attributes.maxAge).toBe(0);
+    expect(await sessions.validate(null)).toMatchObject({ token: null, cookie: null });
+  });
+});
+
+describe('parseData', () => {
+  type Typed = { role: 'user' | 'admin'; since: number };
+  const parseData = (raw: unknown): Typed => {
+    const r = raw as Partial<Typed>;
+    if ((r.role !== 'user' && r.role !== 'admin') || typeof r.since !== 'number')
+      throw new TypeError('not an app session');
+    return { role: r.role, since: r.since };
+  };
+
+  it('types the data from its return type and runs on every session handed out', async () => {
+    const seen: unknown[] = [];
+    const sessions = createSessionManager({
+      store: memoryStore(),
+      parseData: (raw) => {
+        seen.push(raw);
+        return parseData(raw);
+      },
+    });
+    const { token, session } = await sessions.create({ userId: 'u1', data: { role: 'user', since: 1 } });
+    const role: 'user' | 'admin' = session.data.role; // inferred: no cast, no type argument
+    expect(role).toBe('user');
+    expect((await sessions.validate(token)).session?.data).toEqual({ role: 'user', since: 1 });
+    expect((await sessions.list('u1'))[0]?.data.since).toBe(1);
+    expect(seen).toHaveLength(3); // create (before storing), validate, list
+  });
+
+  it('a refusal is a SessionError INVALID_DATA with the cause, and create stores nothing then', async () => {
+    const store = memoryStore();
+    const sessions = createSessionManager({ store, parseData });
+    const refused = await sessions
+      .create({ userId: 'u1', data: { role: 'root' as never, since: 1 } })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(SessionError);
+    expect(refused).toMatchObject({ code: 'INVALID_DATA', cause: expect.any(TypeError) });
+    expect(store.size()).toBe(0);
+    // Data an older version wrote (or anyone else) is checked on the way out too.
+    const { token } = await sessions.create({ userId: 'u1', data: { role: 'user', since: 1 } });
+    await sessions.updateUser('u1', { since: 'yesterday' as never }, { rotate: false });
+    await expect(sessions.validate(token)).rejects.toMatchObject({ code: 'INVALID_DATA' });
   });
 });
 
@@ -153,7 +236,7 @@ describe('session ids', () => {
   it("come from the store when it makes them (the Redis store's shard tag), and must be well-formed", async () => {
     const asked: string[] = [];
     const store: SessionStore = Object.assign(memoryStore(), {
-      newSessionId(userId: string) {
+      newSessionId({ userId }: { userId: string }) {
         asked.push(userId);
         return `TAG_${randomBytes(16).toString('base64url')}`;
       },
@@ -205,7 +288,7 @@ describe('per-user limit', () => {
 });
 
 describe('list and revoke', () => {
-  it('revokes by public id for the owner only; revokeAllExcept keeps one', async () => {
+  it('revokes by public id for the owner only; revokeAll can keep one', async () => {
     const { sessions, events } = setup();
     const a = await sessions.create(login);
     const b = await sessions.create(login);
@@ -214,7 +297,7 @@ describe('list and revoke', () => {
     expect(await sessions.revoke('u1', 'not an id')).toBe(false);
     expect(await sessions.revoke('u1', a.session.id)).toBe(true);
     expect(await sessions.validate(a.token)).toMatchObject({ reason: 'revoked' });
-    expect(await sessions.revokeAllExcept('u1', c.session.id, 'password_changed')).toBe(1);
+    expect(await sessions.revokeAll('u1', { except: c.session.id, reason: 'password_changed' })).toBe(1);
     expect(await sessions.validate(b.token)).toMatchObject({ reason: 'password_changed' });
     expect((await sessions.list('u1')).map((s) => s.id)).toEqual([c.session.id]);
     expect(await sessions.revokeAll('u1')).toBe(1);
@@ -228,6 +311,14 @@ describe('list and revoke', () => {
 
   it('rejects misuse with typed errors', async () => {
     const { sessions } = setup();
+    await expect(
+      sessions.revoke('u1', 'A'.repeat(26), { reason: 'logged_out' as never }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(sessions.revokeAll('u1', { reason: 'evicted' as never })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
     await expect(sessions.create({ userId: '' })).rejects.toThrow(SessionError);
     await expect(sessions.create({ userId: 'u', data: [] as never })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
@@ -262,7 +353,7 @@ describe('store failures fail closed', () => {
     for (const run of [
       () => sessions.validate(token),
       () => sessions.create(login),
-      () => sessions.destroy(token),
+      () => sessions.logout(token),
       () => sessions.list('u1'),
       () => sessions.revokeAll('u1'),
     ]) {

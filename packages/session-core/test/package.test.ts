@@ -1,6 +1,7 @@
 /**
  * The package as a consumer sees it (after `pnpm build`): every subpath export points at files that
- * exist, and importing the core loads no database driver (drivers are optional peers).
+ * exist, each entry exports exactly its documented API (internals such as token parsing and hashing
+ * stay off it), and importing the core loads no database driver (drivers are optional peers).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -54,12 +55,51 @@ describe('@tessera/session-core as published', () => {
     }
   });
 
-  it('ships the Lua scripts and the SQL migration beside the compiled stores', () => {
-    for (const file of [
-      'dist/stores/redis/lua/validate.lua',
-      'dist/stores/sql/migrations/001_sessions.sql',
+  it('ships the Lua scripts beside the compiled Redis store', () => {
+    expect(existsSync(join(root, 'dist/stores/redis/lua/validate.lua'))).toBe(true);
+  });
+
+  // What each entry exports at run time (its types aside). A change here is a change of the public
+  // API: the README, the CHANGELOG and semver follow it.
+  const runtimeExports: Record<string, string[]> = {
+    '.': [
+      'SessionConfigError',
+      'SessionError',
+      'SessionLimitError',
+      'SessionStoreError',
+      'blankCookie',
+      'createSessionManager',
+      'parseDuration',
+      'readCookie',
+      'serializeCookie',
+    ],
+    './redis': ['redisKeys', 'redisScripts', 'redisStore'],
+    './postgres': ['migrate', 'migrationSql', 'postgresStore'],
+    './pglite': ['migrate', 'migrationSql', 'pgliteStore'],
+    './memory': ['memoryStore'],
+    './testing': ['runSessionStoreContract'],
+  };
+
+  for (const [subpath, names] of Object.entries(runtimeExports)) {
+    it(`"${subpath}" exports exactly ${names.join(', ')}`, async () => {
+      const target = manifest.exports[subpath];
+      expect(target, `${subpath} is in the exports map`).toBeTypeOf('object');
+      const module = (await import(join(root, (target as { default: string }).default))) as object;
+      expect(Object.keys(module).sort()).toEqual([...names].sort());
+    });
+  }
+
+  it('keeps token parsing and hashing, constant-time compare and the policy internals off the root', async () => {
+    const core = (await import(join(root, 'dist/index.js'))) as Record<string, unknown>;
+    for (const internal of [
+      'parseToken',
+      'hashToken',
+      'constantTimeEqual',
+      'isSessionId',
+      'liveness',
+      'deadlines',
     ]) {
-      expect(existsSync(join(root, file)), file).toBe(true);
+      expect(core[internal], internal).toBeUndefined();
     }
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pgliteStore } from '../src/stores/sql/pglite.js';
+import { migrate, migrationSql, pgliteStore } from '../src/stores/sql/pglite.js';
 import { runSessionStoreContract } from '../src/testing/index.js';
 import { newToken } from '../src/tokens.js';
 import { newSession, policy, runSqlStoreSuite } from './helpers/sql-suite.js';
@@ -47,11 +47,41 @@ describe('pgliteStore', () => {
       const T0 = Date.now();
       const s = newSession('u-fresh', T0);
       const store = pgliteStore({ db });
-      expect(await store.create(s.input, { max: 3, onLimit: 'reject' }, T0, policy)).toEqual({
+      expect(
+        await store.create({ session: s.input, limit: { max: 3, onLimit: 'reject' }, now: T0, policy }),
+      ).toEqual({
         ok: true,
         evicted: [],
       });
-      expect((await store.validate(s.input.id, s.hash, T0 + 1, policy)).ok).toBe(true);
+      expect((await store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 1, policy })).ok).toBe(
+        true,
+      );
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('takes a table name: auto-migration and migrate(db, { table }) create that table only', async () => {
+    const db = await PGlite.create();
+    try {
+      const T0 = Date.now();
+      const s = newSession('u-table', T0);
+      const store = pgliteStore({ db, table: 'app_sessions' });
+      expect(
+        (await store.create({ session: s.input, limit: { max: 3, onLimit: 'reject' }, now: T0, policy })).ok,
+      ).toBe(true);
+      const tables = async () =>
+        (
+          await db.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'`)
+        ).rows
+          .map((r) => r.t)
+          .sort();
+      expect(await tables()).toEqual(['app_sessions']);
+      await migrate(db, { table: 'more_sessions' });
+      expect(await tables()).toEqual(['app_sessions', 'more_sessions']);
+      expect(migrationSql({ table: 'more_sessions' })).toContain(
+        'CREATE TABLE IF NOT EXISTS more_sessions (',
+      );
     } finally {
       await db.close();
     }
@@ -65,16 +95,23 @@ describe('pgliteStore', () => {
 
     const first = await PGlite.create(dir);
     const before = pgliteStore({ db: first });
-    await before.create(s.input, { max: 3, onLimit: 'reject' }, T0, policy);
+    await before.create({ session: s.input, limit: { max: 3, onLimit: 'reject' }, now: T0, policy });
     expect(
-      await before.rotate(s.input.id, s.hash, next.hash, { mfa: true }, T0 + 1_000, policy),
+      await before.rotate({
+        id: s.input.id,
+        tokenHash: s.hash,
+        newTokenHash: next.hash,
+        patch: { mfa: true },
+        now: T0 + 1_000,
+        policy,
+      }),
     ).not.toBeNull();
     await first.close();
 
     const second = await PGlite.create(dir);
     try {
       const after = pgliteStore({ db: second });
-      const v = await after.validate(s.input.id, next.hash, T0 + 2_000, policy);
+      const v = await after.validate({ id: s.input.id, tokenHash: next.hash, now: T0 + 2_000, policy });
       expect(v).toEqual({
         ok: true,
         session: {
@@ -88,7 +125,7 @@ describe('pgliteStore', () => {
           rotatePending: false,
         },
       });
-      expect(await after.validate(s.input.id, s.hash, T0 + 2_000, policy)).toEqual({
+      expect(await after.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 2_000, policy })).toEqual({
         ok: false,
         reason: 'rotated',
       });

@@ -3,8 +3,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createTestDatabase, type TestDatabase } from '@tessera/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionStoreError } from '../src/errors.js';
-import { migrate, type PgPoolLike, postgresStore } from '../src/stores/sql/postgres.js';
+import { SessionConfigError, SessionStoreError } from '../src/errors.js';
+import { migrate, migrationSql, type PgPoolLike, postgresStore } from '../src/stores/sql/postgres.js';
 import { runSessionStoreContract } from '../src/testing/index.js';
 import { newToken } from '../src/tokens.js';
 import { newSession, policy, runSqlStoreSuite } from './helpers/sql-suite.js';
@@ -33,6 +33,19 @@ runSessionStoreContract({
   setup: async () => {
     // ~10 connections: the 200 parallel creates really do run concurrently on the server.
     const store = postgresStore({ pool: (await db()).pool({ max: 10 }) });
+    await store.migrate();
+    return { store };
+  },
+  test: { describe, it, beforeAll, afterAll },
+});
+
+// Once more under a table of another name, in a schema of its own: every statement follows the option.
+runSessionStoreContract({
+  name: 'postgres, table app_auth.user_sessions',
+  setup: async () => {
+    const pool = (await db()).pool({ max: 10 });
+    await pool.query('CREATE SCHEMA IF NOT EXISTS app_auth');
+    const store = postgresStore({ pool, table: 'app_auth.user_sessions' });
     await store.migrate();
     return { store };
   },
@@ -87,7 +100,12 @@ describe('postgresStore', () => {
     const T0 = Date.now();
     const u = `pg-${randomUUID()}`;
     const s = newSession(u, T0);
-    await postgresStore({ pool }).create(s.input, { max: 5, onLimit: 'reject' }, T0, policy);
+    await postgresStore({ pool }).create({
+      session: s.input,
+      limit: { max: 5, onLimit: 'reject' },
+      now: T0,
+      policy,
+    });
     const c = counting();
     const store = postgresStore({ pool: c.pool });
     const once = async (label: string, call: () => Promise<unknown>) => {
@@ -97,23 +115,43 @@ describe('postgresStore', () => {
       return c.statements[0] ?? '';
     };
 
-    const validate = (hash: Uint8Array, at: number) => () => store.validate(s.input.id, hash, at, policy);
+    const validate = (hash: Uint8Array, at: number) => () =>
+      store.validate({ id: s.input.id, tokenHash: hash, now: at, policy });
     const sql = await once('live', validate(s.hash, T0 + 1));
     expect(sql.trim()).toMatch(/^UPDATE tessera_sessions\b/);
     expect(sql).toMatch(/RETURNING/);
     await once('unknown', validate(newToken(s.input.id).hash, T0 + 2));
     const next = newToken(s.input.id);
-    await once('rotate', () => store.rotate(s.input.id, s.hash, next.hash, { a: 1 }, T0 + 3, policy));
+    await once('rotate', () =>
+      store.rotate({
+        id: s.input.id,
+        tokenHash: s.hash,
+        newTokenHash: next.hash,
+        patch: { a: 1 },
+        now: T0 + 3,
+        policy,
+      }),
+    );
     await once('rotated', validate(s.hash, T0 + 4));
-    await once('patch', () => store.patch(s.input.id, next.hash, { b: 2 }, T0 + 5, policy));
-    await once('list', () => store.list(u, T0 + 6, policy));
-    await once('updateUser', () => store.updateUser(u, { c: 3 }, true, T0 + 7, policy));
-    expect(await store.validate(s.input.id, next.hash, T0 + 8, policy)).toMatchObject({ ok: true });
+    await once('patch', () =>
+      store.patch({ id: s.input.id, tokenHash: next.hash, patch: { b: 2 }, now: T0 + 5, policy }),
+    );
+    await once('list', () => store.list({ userId: u, now: T0 + 6, policy }));
+    await once('updateUser', () =>
+      store.updateUser({ userId: u, patch: { c: 3 }, rotate: true, now: T0 + 7, policy }),
+    );
+    expect(await store.validate({ id: s.input.id, tokenHash: next.hash, now: T0 + 8, policy })).toMatchObject(
+      { ok: true },
+    );
     await once('expired (ends it)', validate(next.hash, T0 + 8 + policy.idleMs));
     await once('tombstone', validate(next.hash, T0 + 9 + policy.idleMs));
-    await once('end', () => store.end(s.input.id, next.hash, 'logged_out', T0 + 10, policy));
-    await once('revoke', () => store.revoke(u, s.input.id, 'revoked', T0 + 10, policy));
-    await once('revokeAll', () => store.revokeAll(u, null, 'revoked', T0 + 10, policy));
+    await once('logout', () => store.logout({ id: s.input.id, tokenHash: next.hash, now: T0 + 10, policy }));
+    await once('revoke', () =>
+      store.revoke({ userId: u, id: s.input.id, reason: 'revoked', now: T0 + 10, policy }),
+    );
+    await once('revokeAll', () =>
+      store.revokeAll({ userId: u, exceptId: null, reason: 'revoked', now: T0 + 10, policy }),
+    );
     expect(c.connects()).toBe(0); // none of them needed a transaction
   });
 
@@ -123,19 +161,23 @@ describe('postgresStore', () => {
     const sessions = await Promise.all(
       Array.from({ length: 30 }, async () => {
         const s = newSession(`pg-${randomUUID()}`, T0);
-        await store.create(s.input, { max: 5, onLimit: 'reject' }, T0, policy);
+        await store.create({ session: s.input, limit: { max: 5, onLimit: 'reject' }, now: T0, policy });
         return s;
       }),
     );
     await Promise.all(
       sessions.flatMap((s) => [
-        ...Array.from({ length: 10 }, (_, i) => store.validate(s.input.id, s.hash, T0 + 1 + i, policy)),
-        store.revoke(s.input.userId, s.input.id, 'revoked', T0 + 5, policy),
-        ...Array.from({ length: 10 }, (_, i) => store.validate(s.input.id, s.hash, T0 + 11 + i, policy)),
+        ...Array.from({ length: 10 }, (_, i) =>
+          store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 1 + i, policy }),
+        ),
+        store.revoke({ userId: s.input.userId, id: s.input.id, reason: 'revoked', now: T0 + 5, policy }),
+        ...Array.from({ length: 10 }, (_, i) =>
+          store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 11 + i, policy }),
+        ),
       ]),
     );
     for (const s of sessions) {
-      expect(await store.validate(s.input.id, s.hash, T0 + 100, policy)).toEqual({
+      expect(await store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 100, policy })).toEqual({
         ok: false,
         reason: 'revoked',
       });
@@ -150,7 +192,12 @@ describe('postgresStore', () => {
       await migrate(p);
       const T0 = Date.now();
       const s = newSession(`pg-${randomUUID()}`, T0);
-      await postgresStore({ pool: p }).create(s.input, { max: 5, onLimit: 'reject' }, T0, policy);
+      await postgresStore({ pool: p }).create({
+        session: s.input,
+        limit: { max: 5, onLimit: 'reject' },
+        now: T0,
+        policy,
+      });
       // Run the validations inside one transaction so that its own statistics are exact.
       const client = await p.connect();
       try {
@@ -159,7 +206,9 @@ describe('postgresStore', () => {
           pool: { query: (t, v) => client.query(t, v), connect: () => p.connect() },
         });
         for (let i = 1; i <= 5; i++)
-          expect((await store.validate(s.input.id, s.hash, T0 + i, policy)).ok).toBe(true);
+          expect((await store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + i, policy })).ok).toBe(
+            true,
+          );
         const [stats] = (
           await client.query(
             `SELECT pg_stat_get_xact_tuples_updated('tessera_sessions'::regclass) AS updated,
@@ -177,6 +226,79 @@ describe('postgresStore', () => {
     }
   });
 
+  describe('the table option and the exported migration', () => {
+    it('migrate(pool, { table }) creates that table only, and the store reads and writes only it', async () => {
+      const own = await createTestDatabase();
+      try {
+        const p = own.pool({ max: 2 });
+        await p.query('CREATE SCHEMA app_auth');
+        await migrate(p, { table: 'app_auth.user_sessions' });
+        const names = async (sql: string) => (await p.query(sql)).rows.map((r) => Object.values(r)[0]);
+        expect(await names(`SELECT to_regclass('tessera_sessions')`)).toEqual([null]);
+        expect(
+          await names(`SELECT indexname FROM pg_indexes WHERE schemaname = 'app_auth' ORDER BY 1`),
+        ).toEqual(['user_sessions_pkey', 'user_sessions_user_id_idx']);
+        expect(
+          await names(
+            `SELECT conname FROM pg_constraint WHERE conrelid = 'app_auth.user_sessions'::regclass AND contype = 'c' ORDER BY 1`,
+          ),
+        ).toEqual(['user_sessions_ended', 'user_sessions_token_hash_len']);
+        const store = postgresStore({ pool: p, table: 'app_auth.user_sessions' });
+        const T0 = Date.now();
+        const s = newSession(`pg-${randomUUID()}`, T0);
+        await store.create({ session: s.input, limit: { max: 3, onLimit: 'reject' }, now: T0, policy });
+        expect((await store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 1, policy })).ok).toBe(
+          true,
+        );
+        expect(await names('SELECT count(*)::int FROM app_auth.user_sessions')).toEqual([1]);
+      } finally {
+        await own.drop();
+      }
+    });
+
+    it('migrationSql() is the schema to hand to your own migration tool: applied as is, the store works', async () => {
+      const own = await createTestDatabase();
+      try {
+        const p = own.pool({ max: 2 });
+        const sql = migrationSql();
+        expect(sql).toContain('CREATE TABLE IF NOT EXISTS tessera_sessions (');
+        expect(sql).toContain(
+          'CREATE INDEX IF NOT EXISTS tessera_sessions_user_id_idx ON tessera_sessions (user_id)',
+        );
+        await p.query(sql); // as a migration tool would: the script, no migrate()
+        await p.query(sql); // idempotent
+        const store = postgresStore({ pool: p });
+        const T0 = Date.now();
+        const s = newSession(`pg-${randomUUID()}`, T0);
+        await store.create({ session: s.input, limit: { max: 3, onLimit: 'reject' }, now: T0, policy });
+        expect((await store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 1, policy })).ok).toBe(
+          true,
+        );
+        expect(migrationSql({ table: 'auth.sessions' })).toContain(
+          'CREATE INDEX IF NOT EXISTS sessions_user_id_idx ON auth.sessions (user_id)',
+        );
+      } finally {
+        await own.drop();
+      }
+    });
+
+    it.each([
+      ['an injection', 'sessions; DROP TABLE users'],
+      ['upper case (PostgreSQL would fold it)', 'Sessions'],
+      ['a leading digit', '1sessions'],
+      ['three parts', 'db.app.sessions'],
+      ['a quoted name', '"sessions"'],
+      ['nothing', ''],
+      ['a name too long for its derived names', 's'.repeat(49)],
+      ['not a string', 42],
+    ])('refuses %s as table name at construction (SessionConfigError)', (_label, table) => {
+      expect(() => postgresStore({ pool, table: table as string })).toThrow(SessionConfigError);
+      expect(() => migrationSql({ table: table as string })).toThrow(
+        /table must be a lower-case SQL identifier/,
+      );
+    });
+  });
+
   describe('when the server is not there', () => {
     it('fails fast with STORE_UNAVAILABLE when a server accepts connections but never answers', async () => {
       const sockets = new Set<Socket>();
@@ -188,7 +310,7 @@ describe('postgresStore', () => {
         const s = newSession('u', Date.now());
         const started = Date.now();
         const error = await postgresStore({ pool: hung })
-          .validate(s.input.id, s.hash, Date.now(), policy)
+          .validate({ id: s.input.id, tokenHash: s.hash, now: Date.now(), policy })
           .catch((e: unknown) => e);
         expect(error).toBeInstanceOf(SessionStoreError);
         expect((error as SessionStoreError).code).toBe('STORE_UNAVAILABLE');
@@ -209,15 +331,22 @@ describe('postgresStore', () => {
       await store.migrate();
       const T0 = Date.now();
       const s = newSession(`pg-${randomUUID()}`, T0);
-      await store.create(s.input, { max: 5, onLimit: 'reject' }, T0, policy);
-      expect((await store.validate(s.input.id, s.hash, T0 + 1, policy)).ok).toBe(true);
+      await store.create({ session: s.input, limit: { max: 5, onLimit: 'reject' }, now: T0, policy });
+      expect((await store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 1, policy })).ok).toBe(
+        true,
+      );
       await doomed.drop(); // terminates the pool's connections and removes the database
       for (const call of [
-        () => store.validate(s.input.id, s.hash, T0 + 2, policy),
-        () => store.validate(s.input.id, s.hash, T0 + 3, policy),
+        () => store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 2, policy }),
+        () => store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 3, policy }),
         () =>
-          store.create(newSession(s.input.userId, T0).input, { max: 5, onLimit: 'reject' }, T0 + 4, policy),
-        () => store.list(s.input.userId, T0 + 5, policy),
+          store.create({
+            session: newSession(s.input.userId, T0).input,
+            limit: { max: 5, onLimit: 'reject' },
+            now: T0 + 4,
+            policy,
+          }),
+        () => store.list({ userId: s.input.userId, now: T0 + 5, policy }),
       ]) {
         const error = await call().catch((e: unknown) => e);
         expect(error).toBeInstanceOf(SessionStoreError);

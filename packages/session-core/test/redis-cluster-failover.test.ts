@@ -48,7 +48,7 @@ async function sessionOn(master: TestRedis, store: SessionStore) {
     const s = newSession(newUser());
     const slot = await cluster.slotOf(keys.session(s.id));
     if ((await cluster.shardOf(slot)).master !== master) continue;
-    expect((await store.create(s.session, LIMIT, T0, POLICY)).ok).toBe(true);
+    expect((await store.create({ session: s.session, limit: LIMIT, now: T0, policy: POLICY })).ok).toBe(true);
     return { ...s, slot };
   }
 }
@@ -83,7 +83,15 @@ describe('redisStore waitForReplicas on a Redis Cluster with replicas', () => {
       const hold = await cluster.detachReplica(replicas[0]!);
       try {
         const outcomes = await Promise.allSettled(
-          sessions.map((s) => waiting.revoke(s.session.userId, s.id, 'revoked', T0 + 1, POLICY)),
+          sessions.map((s) =>
+            waiting.revoke({
+              userId: s.session.userId,
+              id: s.id,
+              reason: 'revoked',
+              now: T0 + 1,
+              policy: POLICY,
+            }),
+          ),
         );
         outcomes.forEach((outcome, i) => {
           if (all[i] === detached) {
@@ -113,7 +121,15 @@ describe('redisStore waitForReplicas on a Redis Cluster with replicas', () => {
       ] as const) {
         const s = await sessionOn(master!, store);
         const start = performance.now();
-        expect(await store.revoke(s.session.userId, s.id, 'revoked', T0 + 1, POLICY)).not.toBeNull();
+        expect(
+          await store.revoke({
+            userId: s.session.userId,
+            id: s.id,
+            reason: 'revoked',
+            now: T0 + 1,
+            policy: POLICY,
+          }),
+        ).not.toBeNull();
         timings[name]!.push(performance.now() - start);
       }
     }
@@ -135,12 +151,20 @@ describe('redisStore waitForReplicas on a Redis Cluster with replicas', () => {
     const lost = await sessionOn(first!, plain);
     const shardA = await cluster.shardOf(lost.slot);
     let hold = await cluster.detachReplica(shardA.replicas[0]!);
-    expect(await plain.revoke(lost.session.userId, lost.id, 'revoked', T0 + 1, POLICY)).not.toBeNull();
+    expect(
+      await plain.revoke({
+        userId: lost.session.userId,
+        id: lost.id,
+        reason: 'revoked',
+        now: T0 + 1,
+        policy: POLICY,
+      }),
+    ).not.toBeNull();
     await first!.kill();
     hold.release();
     expect(await cluster.waitForFailover(lost.slot, first!)).toBe(shardA.replicas[0]);
     const back = await eventually('validate after failover', () =>
-      plain.validate(lost.id, lost.hash, T0 + 2, POLICY),
+      plain.validate({ id: lost.id, tokenHash: lost.hash, now: T0 + 2, policy: POLICY }),
     );
     expect(back.ok, 'the acknowledged revoke was lost: the session is live again').toBe(true);
 
@@ -148,7 +172,8 @@ describe('redisStore waitForReplicas on a Redis Cluster with replicas', () => {
     const acknowledged = await sessionOn(second!, waiting);
     const cutOff = await sessionOn(second!, waiting);
     const shardB = await cluster.shardOf(cutOff.slot);
-    const revoke = (s: typeof cutOff) => waiting.revoke(s.session.userId, s.id, 'revoked', T0 + 1, POLICY);
+    const revoke = (s: typeof cutOff) =>
+      waiting.revoke({ userId: s.session.userId, id: s.id, reason: 'revoked', now: T0 + 1, policy: POLICY });
     expect(await revoke(acknowledged)).not.toBeNull();
     hold = await cluster.detachReplica(shardB.replicas[0]!);
     await expect(revoke(cutOff)).rejects.toThrow(/WAIT: 0 of 1 replica/);
@@ -156,11 +181,13 @@ describe('redisStore waitForReplicas on a Redis Cluster with replicas', () => {
     hold.release();
     expect(await cluster.waitForFailover(cutOff.slot, second!)).toBe(shardB.replicas[0]);
     const after = await eventually('validate after failover', () =>
-      waiting.validate(acknowledged.id, acknowledged.hash, T0 + 2, POLICY),
+      waiting.validate({ id: acknowledged.id, tokenHash: acknowledged.hash, now: T0 + 2, policy: POLICY }),
     );
     expect(after).toMatchObject({ ok: false, reason: 'revoked' });
     // The one that failed is live on the promoted replica, as its caller was told.
-    expect((await waiting.validate(cutOff.id, cutOff.hash, T0 + 2, POLICY)).ok).toBe(true);
+    expect(
+      (await waiting.validate({ id: cutOff.id, tokenHash: cutOff.hash, now: T0 + 2, policy: POLICY })).ok,
+    ).toBe(true);
     // The promoted master has no replica of its own: ending writes there fail closed until one is back.
     const orphan = await sessionOn(shardB.replicas[0]!, waiting);
     await expect(revoke(orphan)).rejects.toThrow(/WAIT: 0 of 1 replica/);
@@ -169,7 +196,9 @@ describe('redisStore waitForReplicas on a Redis Cluster with replicas', () => {
     await cluster.waitUntilHealthy();
     expect((await cluster.shardOf(cutOff.slot)).replicas).toEqual([second]);
     expect(await revoke(cutOff)).not.toBeNull();
-    expect(await waiting.validate(cutOff.id, cutOff.hash, T0 + 3, POLICY)).toMatchObject({
+    expect(
+      await waiting.validate({ id: cutOff.id, tokenHash: cutOff.hash, now: T0 + 3, policy: POLICY }),
+    ).toMatchObject({
       ok: false,
       reason: 'revoked',
     });
@@ -187,12 +216,14 @@ describe('redisStore waitForReplicas on a single Redis', () => {
         waitForReplicas: { replicas: 1, timeoutMs: 20 },
       });
       const s = newSession(newUser());
-      expect((await store.create(s.session, LIMIT, T0, POLICY)).ok).toBe(true); // evicted none
-      const end = store.end(s.id, s.hash, 'logged_out', T0 + 1, POLICY);
+      expect((await store.create({ session: s.session, limit: LIMIT, now: T0, policy: POLICY })).ok).toBe(
+        true,
+      ); // evicted none
+      const end = store.logout({ id: s.id, tokenHash: s.hash, now: T0 + 1, policy: POLICY });
       await expect(end).rejects.toBeInstanceOf(SessionStoreError);
       await expect(end).rejects.toThrow(/WAIT: 0 of 1 replica/);
       // It is on the master all the same: the session is over, and ending it again ends nothing.
-      expect(await store.end(s.id, s.hash, 'logged_out', T0 + 2, POLICY)).toBeNull();
+      expect(await store.logout({ id: s.id, tokenHash: s.hash, now: T0 + 2, policy: POLICY })).toBeNull();
     } finally {
       own.disconnect();
       await redis.stop();

@@ -67,14 +67,23 @@ describe('redisStore on Redis Cluster', () => {
     for (let n = 0; n < 30; n++) {
       const user = newUser();
       const s = newSession(user);
-      await store.create(s.session, { max: 3, onLimit: 'evict-oldest' }, T0, POLICY);
+      await store.create({
+        session: s.session,
+        limit: { max: 3, onLimit: 'evict-oldest' },
+        now: T0,
+        policy: POLICY,
+      });
       const slot = await client.cluster('KEYSLOT', keys.session(s.id));
       expect(await client.cluster('KEYSLOT', keys.userIndex(user))).toBe(slot);
       // The script really ran where both keys live: the session validates and the index lists it.
-      expect((await store.validate(s.id, s.hash, T0 + 1, POLICY)).ok).toBe(true);
-      expect((await store.list(user, T0 + 1, POLICY)).map((x) => x.id)).toEqual([s.id]);
+      expect((await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 1, policy: POLICY })).ok).toBe(
+        true,
+      );
+      expect((await store.list({ userId: user, now: T0 + 1, policy: POLICY })).map((x) => x.id)).toEqual([
+        s.id,
+      ]);
       // Ending by deadline touches the index key the script derived itself (same slot, not in KEYS).
-      await store.validate(s.id, s.hash, T0 + POLICY.idleMs + 1, POLICY);
+      await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + POLICY.idleMs + 1, policy: POLICY });
       expect(await client.zcard(keys.userIndex(user))).toBe(0);
       const node = client.slots[slot as number]?.[0] ?? '?';
       slotsByNode.set(node, (slotsByNode.get(node) ?? 0) + 1);

@@ -78,7 +78,7 @@ async function fill(
       const userId = userIdOf(style);
       indexes.push(keys.userIndex(userId));
       for (let n = 0; n < perUser; n++) {
-        const id = store.newSessionId(userId);
+        const id = store.newSessionId({ userId });
         const tokenHash = newToken(id).hash;
         ids.push(id);
         hashes.push(tokenHash);
@@ -91,7 +91,9 @@ async function fill(
           userAgent: UA,
           ip: `198.51.${k % 256}.${(k * 7) % 256}`,
         };
-        batch.push(store.create(session, { max: 10, onLimit: 'evict-oldest' }, T0 + n, POLICY));
+        batch.push(
+          store.create({ session, limit: { max: 10, onLimit: 'evict-oldest' }, now: T0 + n, policy: POLICY }),
+        );
       }
     }
     await Promise.all(batch);
@@ -132,9 +134,16 @@ describe('Redis memory per session', () => {
       const tombstoneBytes: number[] = [];
       for (const [n, id] of sample.entries()) {
         const next = newToken(id).hash;
-        await store.rotate(id, hashes[n]!, next, null, T0 + 10, POLICY);
+        await store.rotate({
+          id,
+          tokenHash: hashes[n]!,
+          newTokenHash: next,
+          patch: null,
+          now: T0 + 10,
+          policy: POLICY,
+        });
         rotatedBytes.push(await usage(keys.session(id)));
-        await store.end(id, next, 'logged_out', T0 + 20, POLICY);
+        await store.logout({ id, tokenHash: next, now: T0 + 20, policy: POLICY });
         tombstoneBytes.push(await usage(keys.session(id)));
       }
 

@@ -98,8 +98,13 @@ describe('redisStore on a private server', () => {
     const store = redisStore({ client: storeClient, tagSecret: TAG_SECRET });
     const user = newUser();
     const s = newSession(user);
-    await store.create(s.session, { max: 3, onLimit: 'evict-oldest' }, T0, POLICY);
-    await store.validate(s.id, s.hash, T0 + 1, POLICY); // warms the script cache (EVALSHA + EVAL once)
+    await store.create({
+      session: s.session,
+      limit: { max: 3, onLimit: 'evict-oldest' },
+      now: T0,
+      policy: POLICY,
+    });
+    await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 1, policy: POLICY }); // warms the script cache (EVALSHA + EVAL once)
 
     const monitor = await admin.monitor();
     const seen: string[] = [];
@@ -114,7 +119,7 @@ describe('redisStore on a private server', () => {
     const before = await commandCalls(admin);
     const N = 100;
     for (let n = 0; n < N; n++) {
-      const v = await store.validate(s.id, s.hash, T0 + 10 + n, POLICY);
+      const v = await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 10 + n, policy: POLICY });
       expect(v.ok).toBe(true);
     }
     const after = await commandCalls(admin);
@@ -131,12 +136,19 @@ describe('redisStore on a private server', () => {
     const storeClient = new Redis(own.url);
     const store = redisStore({ client: storeClient, tagSecret: TAG_SECRET });
     const s = newSession(newUser());
-    await store.create(s.session, { max: 3, onLimit: 'evict-oldest' }, T0, POLICY);
-    await store.validate(s.id, s.hash, T0 + 1, POLICY);
+    await store.create({
+      session: s.session,
+      limit: { max: 3, onLimit: 'evict-oldest' },
+      now: T0,
+      policy: POLICY,
+    });
+    await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 1, policy: POLICY });
     const run = async (n: number) => {
       for (let done = 0; done < n; done += 100) {
         await Promise.all(
-          Array.from({ length: 100 }, (_, k) => store.validate(s.id, s.hash, T0 + done + k + 2, POLICY)),
+          Array.from({ length: 100 }, (_, k) =>
+            store.validate({ id: s.id, tokenHash: s.hash, now: T0 + done + k + 2, policy: POLICY }),
+          ),
         );
       }
     };
@@ -175,11 +187,18 @@ describe('redisStore on a private server', () => {
     const store: SessionStore = redisStore({ client: failFast, tagSecret: TAG_SECRET });
     const user = newUser();
     const s = newSession(user);
-    await store.create(s.session, { max: 3, onLimit: 'evict-oldest' }, T0, POLICY);
+    await store.create({
+      session: s.session,
+      limit: { max: 3, onLimit: 'evict-oldest' },
+      now: T0,
+      policy: POLICY,
+    });
 
     // Requests in flight while the server dies: each one either succeeds or fails typed.
     const inFlight = Promise.allSettled(
-      Array.from({ length: 50 }, (_, n) => store.validate(s.id, s.hash, T0 + n, POLICY)),
+      Array.from({ length: 50 }, (_, n) =>
+        store.validate({ id: s.id, tokenHash: s.hash, now: T0 + n, policy: POLICY }),
+      ),
     );
     await doomed.kill();
     for (const outcome of await inFlight) {
@@ -189,15 +208,41 @@ describe('redisStore on a private server', () => {
 
     const next = newSession(user);
     const calls: [string, () => Promise<unknown>][] = [
-      ['validate', () => store.validate(s.id, s.hash, T0 + 100, POLICY)],
-      ['create', () => store.create(next.session, { max: 3, onLimit: 'evict-oldest' }, T0, POLICY)],
-      ['rotate', () => store.rotate(s.id, s.hash, next.hash, null, T0, POLICY)],
-      ['patch', () => store.patch(s.id, s.hash, { x: 1 }, T0, POLICY)],
-      ['end', () => store.end(s.id, s.hash, 'logged_out', T0, POLICY)],
-      ['revoke', () => store.revoke(user, s.id, 'revoked', T0, POLICY)],
-      ['revokeAll', () => store.revokeAll(user, null, 'revoked', T0, POLICY)],
-      ['list', () => store.list(user, T0, POLICY)],
-      ['updateUser', () => store.updateUser(user, { x: 1 }, false, T0, POLICY)],
+      ['validate', () => store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 100, policy: POLICY })],
+      [
+        'create',
+        () =>
+          store.create({
+            session: next.session,
+            limit: { max: 3, onLimit: 'evict-oldest' },
+            now: T0,
+            policy: POLICY,
+          }),
+      ],
+      [
+        'rotate',
+        () =>
+          store.rotate({
+            id: s.id,
+            tokenHash: s.hash,
+            newTokenHash: next.hash,
+            patch: null,
+            now: T0,
+            policy: POLICY,
+          }),
+      ],
+      ['patch', () => store.patch({ id: s.id, tokenHash: s.hash, patch: { x: 1 }, now: T0, policy: POLICY })],
+      ['logout', () => store.logout({ id: s.id, tokenHash: s.hash, now: T0, policy: POLICY })],
+      ['revoke', () => store.revoke({ userId: user, id: s.id, reason: 'revoked', now: T0, policy: POLICY })],
+      [
+        'revokeAll',
+        () => store.revokeAll({ userId: user, exceptId: null, reason: 'revoked', now: T0, policy: POLICY }),
+      ],
+      ['list', () => store.list({ userId: user, now: T0, policy: POLICY })],
+      [
+        'updateUser',
+        () => store.updateUser({ userId: user, patch: { x: 1 }, rotate: false, now: T0, policy: POLICY }),
+      ],
     ];
     for (const [operation, call] of calls) {
       const error = await call().then(
@@ -222,7 +267,7 @@ describe('redisStore module', () => {
 
   it('ships one script per operation, each opening with a comment on what it guarantees', () => {
     expect(Object.keys(redisScripts).sort()).toEqual(
-      ['create', 'end', 'list', 'patch', 'revoke', 'revokeAll', 'rotate', 'updateUser', 'validate'].sort(),
+      ['create', 'list', 'logout', 'patch', 'revoke', 'revokeAll', 'rotate', 'updateUser', 'validate'].sort(),
     );
     for (const script of Object.values(redisScripts)) {
       expect(script.sha).toMatch(/^[0-9a-f]{40}$/);

@@ -38,7 +38,7 @@ export const readPending = (payload: Record<string, unknown>): PendingSignIn => 
  */
 export async function endPresentedSession(ctx: Context): Promise<void> {
   if (!ctx.presentedToken) return;
-  const { cookie } = await ctx.deps.sessions.destroy(ctx.presentedToken);
+  const { cookie } = await ctx.deps.sessions.logout(ctx.presentedToken);
   ctx.response.cookies.set(cookie.name, cookie);
   ctx.presentedToken = null;
   ctx.session = null;
@@ -128,7 +128,7 @@ export async function issueSession(ctx: Context, user: User, pending: PendingSig
         })) ?? session;
     }
   } catch (error) {
-    await sessions.destroy(issued.token).catch(() => undefined);
+    await sessions.logout(issued.token).catch(() => undefined);
     throw error;
   }
   if (
@@ -136,7 +136,7 @@ export async function issueSession(ctx: Context, user: User, pending: PendingSig
     current.passwordChangedAt !== pending.passwordChangedAt ||
     (current.mfaSecret && !pending.mfa)
   ) {
-    await sessions.destroy(issued.token);
+    await sessions.logout(issued.token);
     log.info({ userId: user.id }, 'sign-in refused: the password or MFA changed while it was verified');
     throw unauthorized('invalid_credentials', 'Invalid email or password');
   }

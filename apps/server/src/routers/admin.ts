@@ -52,7 +52,7 @@ export const adminRouter = router({
       // database as well as after it, so a process killed in between never leaves a session with
       // more privilege than the database grants. The pass after the write also reaches sessions a
       // racing sign-in created meanwhile; issueSession re-reads the role for any later one.
-      const apply = () => sessions.updateUserSessions(target.id, { role: input.role }, { rotate: true });
+      const apply = () => sessions.updateUser(target.id, { role: input.role }, { rotate: true });
       if (input.role !== 'admin') await apply();
       const updated = await users.setRole(target.id, input.role);
       if (!updated) throw new TRPCError({ code: 'NOT_FOUND', message: 'No such user' });
@@ -69,7 +69,7 @@ export const adminRouter = router({
     const { users, sessions, log } = ctx.deps;
     const target = await users.findById(input.userId);
     if (!target) throw new TRPCError({ code: 'NOT_FOUND', message: 'No such user' });
-    const revoked = await sessions.revokeAll(target.id, 'revoked');
+    const revoked = await sessions.revokeAll(target.id);
     log.info({ by: ctx.session.userId, userId: target.id, revoked }, 'sessions revoked by an admin');
     return { revoked };
   }),

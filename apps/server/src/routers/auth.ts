@@ -134,7 +134,7 @@ export const authRouter = router({
       if (!user || user.passwordChangedAt !== pending.passwordChangedAt) {
         throw unauthorized('ticket_invalid', 'This choice expired. Please sign in again.');
       }
-      await sessions.revoke(user.id, input.revokeSessionId, 'revoked');
+      await sessions.revoke(user.id, input.revokeSessionId);
       await endPresentedSession(ctx);
       // If that session wasn't live any more and the user is still at the limit: a new ticket, CONFLICT.
       return issueSession(ctx, user, pending);
@@ -142,7 +142,7 @@ export const authRouter = router({
 
   /** Ends the session server-side and clears the cookie. Works (and clears) without a live session too. */
   logout: publicProcedure.mutation(async ({ ctx }) => {
-    const { ended, cookie } = await ctx.deps.sessions.destroy(ctx.presentedToken);
+    const { ended, cookie } = await ctx.deps.sessions.logout(ctx.presentedToken);
     ctx.response.cookies.set(cookie.name, cookie);
     if (ctx.mfaChallenge) {
       await ctx.deps.grants.take('mfa', ctx.mfaChallenge);
@@ -235,9 +235,10 @@ export const authRouter = router({
       // perhaps fewer sessions) or the new one with every other session ended - never the new
       // password with the old sessions still signed in. The second pass ends what a sign-in racing
       // this change created meanwhile; issueSession re-checks the password for any later one.
-      const early = await sessions.revokeAllExcept(user.id, ctx.session.id, 'password_changed');
+      const others = { except: ctx.session.id, reason: 'password_changed' } as const;
+      const early = await sessions.revokeAll(user.id, others);
       await users.setPassword(user.id, hash, now);
-      const revoked = early + (await sessions.revokeAllExcept(user.id, ctx.session.id, 'password_changed'));
+      const revoked = early + (await sessions.revokeAll(user.id, others));
       const rotated = await sessions.rotate(ctx.token, { authAt: now });
       if (rotated) ctx.response.cookies.set(rotated.cookie.name, rotated.cookie);
       log.info({ userId: user.id, sessionId: ctx.session.id, revoked }, 'password changed');

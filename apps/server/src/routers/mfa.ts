@@ -77,7 +77,7 @@ export const mfaRouter = router({
     // asked to end still signed in (the second pass ends what a racing sign-in made meanwhile;
     // issueSession refuses a password-only sign-in that finishes after MFA turned on).
     const revokeOthers = async () =>
-      input.revokeOtherSessions ? await sessions.revokeAllExcept(user.id, ctx.session.id, 'revoked') : 0;
+      input.revokeOtherSessions ? await sessions.revokeAll(user.id, { except: ctx.session.id }) : 0;
     const early = await revokeOthers();
     // Only if MFA is still off: of two sessions confirming at once, one factor wins and the other
     // request is refused (and ends no session beyond what the early pass did at its user's request).
@@ -86,7 +86,7 @@ export const mfaRouter = router({
     // auth.me answers from the session: every session of the user learns that MFA is on, and any
     // other pending enrollment is void now.
     const off = { mfaPending: null, mfaPendingUntil: 0 };
-    await sessions.updateUserSessions(user.id, { mfaEnabled: true, ...off }, { rotate: false });
+    await sessions.updateUser(user.id, { mfaEnabled: true, ...off }, { rotate: false });
     const rotated = await sessions.rotate(ctx.token, { ...off, mfa: true, mfaEnabled: true });
     if (rotated) ctx.response.cookies.set(rotated.cookie.name, rotated.cookie);
     log.info({ userId: user.id, sessionId: ctx.session.id, revoked }, 'MFA enabled');
@@ -107,10 +107,10 @@ export const mfaRouter = router({
     await account.succeeded();
     // Crash-safe order, as above: the sessions the user asked to end are gone before MFA is off.
     const revoked = input.revokeOtherSessions
-      ? await sessions.revokeAllExcept(user.id, ctx.session.id, 'revoked')
+      ? await sessions.revokeAll(user.id, { except: ctx.session.id })
       : 0;
     await users.setMfa(user.id, null, null);
-    await sessions.updateUserSessions(user.id, { mfaEnabled: false }, { rotate: false });
+    await sessions.updateUser(user.id, { mfaEnabled: false }, { rotate: false });
     await sessions.patch(ctx.token, { mfa: false, mfaEnabled: false });
     log.info({ userId: user.id, sessionId: ctx.session.id, revoked }, 'MFA disabled');
     return { enabled: false, revoked };

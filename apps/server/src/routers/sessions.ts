@@ -26,7 +26,7 @@ export const sessionsRouter = router({
     if (input.sessionId === ctx.session.id) {
       throw new TRPCError({ code: 'BAD_REQUEST', message: 'Use auth.logout to end the current session.' });
     }
-    const ended = await ctx.deps.sessions.revoke(ctx.session.userId, input.sessionId, 'revoked');
+    const ended = await ctx.deps.sessions.revoke(ctx.session.userId, input.sessionId);
     // Someone else's session id, an ended one and a made-up one look alike.
     if (!ended) throw new TRPCError({ code: 'NOT_FOUND', message: 'No such session' });
     return { revoked: true };
@@ -34,7 +34,7 @@ export const sessionsRouter = router({
 
   /** Ends every session of this user but the current one. Returns how many. */
   revokeOthers: freshProcedure.mutation(async ({ ctx }) => {
-    const revoked = await ctx.deps.sessions.revokeAllExcept(ctx.session.userId, ctx.session.id, 'revoked');
+    const revoked = await ctx.deps.sessions.revokeAll(ctx.session.userId, { except: ctx.session.id });
     return { revoked };
   }),
 });

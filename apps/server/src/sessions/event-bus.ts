@@ -31,7 +31,7 @@ export interface SessionEventBus {
   close(): Promise<void>;
 }
 
-const ENDING = new Set(['revoked', 'evicted', 'expired', 'destroyed']);
+const ENDING = new Set(['logged_out', 'revoked', 'evicted', 'expired']);
 
 function localListeners() {
   const listeners = new Map<string, Set<(ended: SessionEnded) => void>>();

@@ -3,9 +3,6 @@ import { liveness } from '../policy.js';
 import type {
   CreateOutcome,
   EndReason,
-  NewSession,
-  SessionData,
-  SessionLimit,
   SessionStore,
   StoredSession,
   StorePolicy,
@@ -74,13 +71,8 @@ export function memoryStore(): SessionStore & { size(): number } {
     name: 'memory',
     size: () => entries.size,
 
-    async create(
-      input: NewSession,
-      limit: SessionLimit,
-      now: number,
-      policy: StorePolicy,
-    ): Promise<CreateOutcome> {
-      const live = liveOf(input.userId, now, policy);
+    async create({ session, limit, now, policy }): Promise<CreateOutcome> {
+      const live = liveOf(session.userId, now, policy);
       const evicted: StoredSession[] = [];
       if (live.length >= limit.max) {
         if (limit.onLimit === 'reject') return { ok: false, active: live.map((e) => copy(e.session)) };
@@ -88,9 +80,9 @@ export function memoryStore(): SessionStore & { size(): number } {
         for (const e of byActivity.slice(0, live.length - limit.max + 1))
           evicted.push(end(e, 'evicted', now));
       }
-      const { tokenHash, ...rest } = input;
-      entries.set(input.id, {
-        session: { ...rest, data: structuredClone(input.data), lastActivityAt: now, rotatePending: false },
+      const { tokenHash, ...rest } = session;
+      entries.set(session.id, {
+        session: { ...rest, data: structuredClone(session.data), lastActivityAt: now, rotatePending: false },
         hash: tokenHash,
         previousHash: null,
         ended: null,
@@ -98,11 +90,11 @@ export function memoryStore(): SessionStore & { size(): number } {
       return { ok: true, evicted };
     },
 
-    async validate(id: string, hash: Uint8Array, now: number, policy: StorePolicy): Promise<ValidateOutcome> {
+    async validate({ id, tokenHash, now, policy }): Promise<ValidateOutcome> {
       const e = entries.get(id);
       if (!e) return { ok: false, reason: 'unknown' };
-      if (!constantTimeEqual(e.hash, hash)) {
-        if (e.previousHash && constantTimeEqual(e.previousHash, hash) && !e.ended)
+      if (!constantTimeEqual(e.hash, tokenHash)) {
+        if (e.previousHash && constantTimeEqual(e.previousHash, tokenHash) && !e.ended)
           return { ok: false, reason: 'rotated' };
         return { ok: false, reason: 'unknown' };
       }
@@ -116,49 +108,51 @@ export function memoryStore(): SessionStore & { size(): number } {
       return { ok: true, session: copy(e.session) };
     },
 
-    async rotate(id, oldHash, newHash, dataPatch, now, policy) {
-      const e = liveByToken(id, oldHash, now, policy);
+    async rotate({ id, tokenHash, newTokenHash, patch, now, policy }) {
+      const e = liveByToken(id, tokenHash, now, policy);
       if (!e) return null;
       e.previousHash = e.hash;
-      e.hash = newHash;
+      e.hash = newTokenHash;
       e.session.lastActivityAt = now;
       e.session.rotatePending = false;
-      if (dataPatch) e.session.data = { ...e.session.data, ...structuredClone(dataPatch) };
+      if (patch) e.session.data = { ...e.session.data, ...structuredClone(patch) };
       return copy(e.session);
     },
 
-    async patch(id, hash, patch: SessionData, now, policy) {
-      const e = liveByToken(id, hash, now, policy);
+    async patch({ id, tokenHash, patch, now, policy }) {
+      const e = liveByToken(id, tokenHash, now, policy);
       if (!e) return null;
       e.session.data = { ...e.session.data, ...structuredClone(patch) };
       return copy(e.session);
     },
 
-    async end(id, hash, reason, now, policy) {
+    async logout({ id, tokenHash, now, policy }) {
       // The token a rotation just replaced ends the session too (a logout that raced a rotation).
       const e = entries.get(id);
       const ours =
-        e && (constantTimeEqual(e.hash, hash) || (e.previousHash && constantTimeEqual(e.previousHash, hash)));
-      return e && ours && isLive(e, now, policy) ? end(e, reason, now) : null;
+        e &&
+        (constantTimeEqual(e.hash, tokenHash) ||
+          (e.previousHash && constantTimeEqual(e.previousHash, tokenHash)));
+      return e && ours && isLive(e, now, policy) ? end(e, 'logged_out', now) : null;
     },
 
-    async revoke(userId, id, reason, now, policy) {
+    async revoke({ userId, id, reason, now, policy }) {
       const e = entries.get(id);
       if (!e || e.session.userId !== userId || !isLive(e, now, policy)) return null;
       return end(e, reason, now);
     },
 
-    async revokeAll(userId, exceptId, reason, now, policy) {
+    async revokeAll({ userId, exceptId, reason, now, policy }) {
       return liveOf(userId, now, policy)
         .filter((e) => e.session.id !== exceptId)
         .map((e) => end(e, reason, now));
     },
 
-    async list(userId, now, policy) {
+    async list({ userId, now, policy }) {
       return liveOf(userId, now, policy).map((e) => copy(e.session));
     },
 
-    async updateUser(userId, patch, rotate, now, policy) {
+    async updateUser({ userId, patch, rotate, now, policy }) {
       const live = liveOf(userId, now, policy);
       for (const e of live) {
         e.session.data = { ...e.session.data, ...structuredClone(patch) };

@@ -3,13 +3,28 @@ import { randomUUID } from 'node:crypto';
 import type { EndReason, NewSession, SessionData, SessionStore, StorePolicy } from '../store.js';
 import { hashToken, isSessionId, newToken, randomSessionId } from '../tokens.js';
 
-/** The test functions of your runner (vitest, jest and node:test all fit). */
-export interface TestApi {
-  describe: (name: string, fn: () => void) => void;
-  it: (name: string, fn: () => Promise<void> | void, timeout?: number) => void;
-  beforeAll: (fn: () => Promise<void> | void, timeout?: number) => void;
-  afterAll: (fn: () => Promise<void> | void, timeout?: number) => void;
-}
+/** A test body or hook: the suite's functions take no arguments and may be async. */
+export type TestFn = () => Promise<void> | void;
+
+/**
+ * The test functions of your runner. vitest and jest: `{ describe, it, beforeAll, afterAll }`;
+ * node:test: `{ describe, it, before, after }` (import them from 'node:test').
+ */
+export type TestApi = {
+  describe: (name: string, fn: () => void) => unknown;
+  /** `timeout` (ms) is passed to runners that take one as the third argument (vitest, jest). */
+  it: (name: string, fn: TestFn, timeout?: number) => unknown;
+} & (
+  | {
+      beforeAll: (fn: TestFn, timeout?: number) => unknown;
+      afterAll: (fn: TestFn, timeout?: number) => unknown;
+    }
+  | {
+      /** node:test's hooks: no timeout argument (node:test has none by default). */
+      before: (fn: TestFn) => unknown;
+      after: (fn: TestFn) => unknown;
+    }
+);
 
 export interface ContractOptions {
   /** Shown in test names. */
@@ -19,6 +34,17 @@ export interface ContractOptions {
   test: TestApi;
   /** Parallel creates in the limit race. Default 200. */
   parallelCreates?: number;
+}
+
+/** Hooks of either naming, with the long timeout passed where the runner takes one. */
+function hooks(test: TestApi): { beforeAll: (fn: TestFn) => void; afterAll: (fn: TestFn) => void } {
+  if ('beforeAll' in test) {
+    return {
+      beforeAll: (fn) => void test.beforeAll(fn, 60_000),
+      afterAll: (fn) => void test.afterAll(fn, 60_000),
+    };
+  }
+  return { beforeAll: (fn) => void test.before(fn), afterAll: (fn) => void test.after(fn) };
 }
 
 const MINUTE = 60_000;
@@ -33,12 +59,13 @@ const reject = { max: 3, onLimit: 'reject' } as const;
  * the per-user limit under parallel creates, and that no operation can bring an ended session back.
  *
  * @example
- * import { describe, it, beforeAll, afterAll } from 'vitest';
+ * import { describe, it, beforeAll, afterAll } from 'vitest'; // or { describe, it, before, after } from 'node:test'
  * runSessionStoreContract({ name: 'my store', setup: async () => ({ store: myStore() }),
  *   test: { describe, it, beforeAll, afterAll } });
  */
 export function runSessionStoreContract(options: ContractOptions): void {
-  const { describe, it, beforeAll, afterAll } = options.test;
+  const { describe, it } = options.test;
+  const { beforeAll, afterAll } = hooks(options.test);
   let store: SessionStore;
   let teardown: (() => Promise<void>) | undefined;
   const T0 = Date.now();
@@ -49,7 +76,7 @@ export function runSessionStoreContract(options: ContractOptions): void {
     hash: Uint8Array;
   }
   /** A session id as the manager makes it: from the store when it makes ids, else random. */
-  const newSessionId = (userId: string) => store.newSessionId?.(userId) ?? randomSessionId();
+  const newSessionId = (userId: string) => store.newSessionId?.({ userId }) ?? randomSessionId();
   const make = (userId: string, at = T0, data: SessionData = { role: 'user' }): Made => {
     const id = newSessionId(userId);
     const { token, hash } = newToken(id);
@@ -71,7 +98,7 @@ export function runSessionStoreContract(options: ContractOptions): void {
     limit: { max: number; onLimit: 'evict-oldest' | 'reject' } = evictOldest,
   ) => {
     const m = make(userId, at, data);
-    const outcome = await store.create(m.input, limit, at, policy);
+    const outcome = await store.create({ session: m.input, limit, now: at, policy });
     assert.ok(outcome.ok, 'create under the limit succeeds');
     return { ...m, outcome };
   };
@@ -83,19 +110,19 @@ export function runSessionStoreContract(options: ContractOptions): void {
     return forged;
   };
   const reasonOf = async (m: Made, at: number) => {
-    const v = await store.validate(m.input.id, m.hash, at, policy);
+    const v = await store.validate({ id: m.input.id, tokenHash: m.hash, now: at, policy });
     return v.ok ? 'live' : v.reason;
   };
   const liveIds = async (userId: string, at: number) =>
-    (await store.list(userId, at, policy)).map((s) => s.id).sort();
+    (await store.list({ userId, now: at, policy })).map((s) => s.id).sort();
 
   describe(`session store contract: ${options.name}`, () => {
     beforeAll(async () => {
       ({ store, teardown } = await options.setup());
-    }, 60_000);
+    });
     afterAll(async () => {
       await teardown?.();
-    }, 60_000);
+    });
 
     describe('create and validate', () => {
       it('returns what was stored and slides lastActivityAt', async () => {
@@ -108,7 +135,7 @@ export function runSessionStoreContract(options: ContractOptions): void {
         };
         const s = await create(u, T0, data);
         assert.deepEqual(s.outcome, { ok: true, evicted: [] });
-        const v = await store.validate(s.input.id, s.hash, T0 + MINUTE, policy);
+        const v = await store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + MINUTE, policy });
         assert.ok(v.ok);
         assert.deepEqual(v.session, {
           id: s.input.id,
@@ -126,8 +153,8 @@ export function runSessionStoreContract(options: ContractOptions): void {
         const m = make(user());
         m.input.userAgent = null;
         m.input.ip = null;
-        assert.ok((await store.create(m.input, evictOldest, T0, policy)).ok);
-        const v = await store.validate(m.input.id, m.hash, T0, policy);
+        assert.ok((await store.create({ session: m.input, limit: evictOldest, now: T0, policy })).ok);
+        const v = await store.validate({ id: m.input.id, tokenHash: m.hash, now: T0, policy });
         assert.ok(v.ok);
         assert.equal(v.session.userAgent, null);
         assert.equal(v.session.ip, null);
@@ -145,7 +172,7 @@ export function runSessionStoreContract(options: ContractOptions): void {
         const other = make(s.input.userId);
         assert.equal(await reasonOf(other, T0), 'unknown');
         const forged = hashToken(`${s.input.id}.${'A'.repeat(43)}`);
-        const v = await store.validate(s.input.id, forged, T0, policy);
+        const v = await store.validate({ id: s.input.id, tokenHash: forged, now: T0, policy });
         assert.deepEqual(v, { ok: false, reason: 'unknown' });
         assert.equal(await reasonOf(s, T0), 'live', 'a forged secret does not harm the real session');
       });
@@ -158,14 +185,24 @@ export function runSessionStoreContract(options: ContractOptions): void {
         const touched = T0 + 10 * MINUTE;
         assert.equal(await reasonOf(s, touched + policy.idleMs - 1), 'live');
         const last = touched + policy.idleMs - 1;
-        const end = await store.validate(s.input.id, s.hash, last + policy.idleMs, policy);
+        const end = await store.validate({
+          id: s.input.id,
+          tokenHash: s.hash,
+          now: last + policy.idleMs,
+          policy,
+        });
         assert.equal(end.ok, false);
         assert.ok(!end.ok);
         assert.equal(end.reason, 'idle_timeout');
         assert.equal(end.ended, true);
         assert.equal(end.session?.id, s.input.id);
         assert.equal(end.session?.userId, s.input.userId);
-        const again = await store.validate(s.input.id, s.hash, last + policy.idleMs + 1, policy);
+        const again = await store.validate({
+          id: s.input.id,
+          tokenHash: s.hash,
+          now: last + policy.idleMs + 1,
+          policy,
+        });
         assert.ok(!again.ok);
         assert.equal(again.reason, 'idle_timeout');
         assert.ok(!again.ended, 'only the first miss ends it');
@@ -199,7 +236,14 @@ export function runSessionStoreContract(options: ContractOptions): void {
         await create(u, T0 + 1);
         await create(u, T0 + 2);
         const next = newToken(a.input.id);
-        const r = await store.rotate(a.input.id, a.hash, next.hash, { mfa: true }, T0 + MINUTE, policy);
+        const r = await store.rotate({
+          id: a.input.id,
+          tokenHash: a.hash,
+          newTokenHash: next.hash,
+          patch: { mfa: true },
+          now: T0 + MINUTE,
+          policy,
+        });
         assert.ok(r);
         assert.equal(r.id, a.input.id);
         assert.equal(r.createdAt, T0);
@@ -211,7 +255,14 @@ export function runSessionStoreContract(options: ContractOptions): void {
         assert.equal(await reasonOf({ ...a, hash: next.hash }, T0 + MINUTE), 'live');
         assert.equal((await liveIds(u, T0 + MINUTE)).length, 3, 'rotation takes no extra slot');
         assert.equal(
-          await store.rotate(a.input.id, a.hash, newToken(a.input.id).hash, null, T0 + MINUTE, policy),
+          await store.rotate({
+            id: a.input.id,
+            tokenHash: a.hash,
+            newTokenHash: newToken(a.input.id).hash,
+            patch: null,
+            now: T0 + MINUTE,
+            policy,
+          }),
           null,
         );
       });
@@ -219,7 +270,16 @@ export function runSessionStoreContract(options: ContractOptions): void {
       it('keeps the absolute deadline of the original login', async () => {
         const s = await create(user());
         const next = newToken(s.input.id);
-        assert.ok(await store.rotate(s.input.id, s.hash, next.hash, null, T0 + MINUTE, policy));
+        assert.ok(
+          await store.rotate({
+            id: s.input.id,
+            tokenHash: s.hash,
+            newTokenHash: next.hash,
+            patch: null,
+            now: T0 + MINUTE,
+            policy,
+          }),
+        );
         const rotated = { ...s, hash: next.hash };
         for (let at = T0 + 20 * MINUTE; at < T0 + policy.absoluteMs; at += 20 * MINUTE)
           await reasonOf(rotated, at);
@@ -230,13 +290,27 @@ export function runSessionStoreContract(options: ContractOptions): void {
       it('refuses to rotate an ended or expired session', async () => {
         const s = await create(user());
         assert.equal(
-          await store.rotate(s.input.id, s.hash, newToken(s.input.id).hash, null, T0 + policy.idleMs, policy),
+          await store.rotate({
+            id: s.input.id,
+            tokenHash: s.hash,
+            newTokenHash: newToken(s.input.id).hash,
+            patch: null,
+            now: T0 + policy.idleMs,
+            policy,
+          }),
           null,
         );
         const t = await create(user());
-        assert.ok(await store.end(t.input.id, t.hash, 'logged_out', T0, policy));
+        assert.ok(await store.logout({ id: t.input.id, tokenHash: t.hash, now: T0, policy }));
         assert.equal(
-          await store.rotate(t.input.id, t.hash, newToken(t.input.id).hash, null, T0, policy),
+          await store.rotate({
+            id: t.input.id,
+            tokenHash: t.hash,
+            newTokenHash: newToken(t.input.id).hash,
+            patch: null,
+            now: T0,
+            policy,
+          }),
           null,
         );
       });
@@ -245,7 +319,16 @@ export function runSessionStoreContract(options: ContractOptions): void {
         const s = await create(user());
         const nexts = Array.from({ length: 20 }, () => newToken(s.input.id));
         const results = await Promise.all(
-          nexts.map((n) => store.rotate(s.input.id, s.hash, n.hash, null, T0 + 1, policy)),
+          nexts.map((n) =>
+            store.rotate({
+              id: s.input.id,
+              tokenHash: s.hash,
+              newTokenHash: n.hash,
+              patch: null,
+              now: T0 + 1,
+              policy,
+            }),
+          ),
         );
         const winners = nexts.filter((_, i) => results[i] !== null);
         assert.equal(winners.length, 1);
@@ -259,32 +342,68 @@ export function runSessionStoreContract(options: ContractOptions): void {
     describe('patch', () => {
       it('shallow-merges data of a live session only', async () => {
         const s = await create(user(), T0, { role: 'user', keep: 1 });
-        const p = await store.patch(s.input.id, s.hash, { authAt: T0 + 5, role: 'user' }, T0 + 5, policy);
+        const p = await store.patch({
+          id: s.input.id,
+          tokenHash: s.hash,
+          patch: { authAt: T0 + 5, role: 'user' },
+          now: T0 + 5,
+          policy,
+        });
         assert.deepEqual(p?.data, { role: 'user', keep: 1, authAt: T0 + 5 });
-        const v = await store.validate(s.input.id, s.hash, T0 + 6, policy);
+        const v = await store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 6, policy });
         assert.ok(v.ok);
         assert.deepEqual(v.session.data, { role: 'user', keep: 1, authAt: T0 + 5 });
-        assert.equal(await store.patch(s.input.id, newToken(s.input.id).hash, { x: 1 }, T0, policy), null);
-        assert.equal(await store.patch(s.input.id, s.hash, { x: 1 }, T0 + 6 + policy.idleMs, policy), null);
+        assert.equal(
+          await store.patch({
+            id: s.input.id,
+            tokenHash: newToken(s.input.id).hash,
+            patch: { x: 1 },
+            now: T0,
+            policy,
+          }),
+          null,
+        );
+        assert.equal(
+          await store.patch({
+            id: s.input.id,
+            tokenHash: s.hash,
+            patch: { x: 1 },
+            now: T0 + 6 + policy.idleMs,
+            policy,
+          }),
+          null,
+        );
       });
     });
 
     describe('ending sessions', () => {
-      it('end (logout) needs the token and leaves a tombstone', async () => {
+      it('logout needs the token and leaves a tombstone', async () => {
         const s = await create(user());
-        assert.equal(await store.end(s.input.id, newToken(s.input.id).hash, 'logged_out', T0, policy), null);
-        const ended = await store.end(s.input.id, s.hash, 'logged_out', T0 + 1, policy);
+        assert.equal(
+          await store.logout({ id: s.input.id, tokenHash: newToken(s.input.id).hash, now: T0, policy }),
+          null,
+        );
+        const ended = await store.logout({ id: s.input.id, tokenHash: s.hash, now: T0 + 1, policy });
         assert.equal(ended?.id, s.input.id);
         assert.equal(await reasonOf(s, T0 + 2), 'logged_out');
-        assert.equal(await store.end(s.input.id, s.hash, 'logged_out', T0 + 3, policy), null);
+        assert.equal(await store.logout({ id: s.input.id, tokenHash: s.hash, now: T0 + 3, policy }), null);
         assert.deepEqual(await liveIds(s.input.userId, T0 + 3), []);
       });
 
-      it('end with the token a rotation just replaced still ends the session (logout racing a rotation)', async () => {
+      it('logout with the token a rotation just replaced still ends the session (logout racing a rotation)', async () => {
         const s = await create(user());
         const next = newToken(s.input.id);
-        assert.ok(await store.rotate(s.input.id, s.hash, next.hash, null, T0, policy));
-        const ended = await store.end(s.input.id, s.hash, 'logged_out', T0 + 1, policy);
+        assert.ok(
+          await store.rotate({
+            id: s.input.id,
+            tokenHash: s.hash,
+            newTokenHash: next.hash,
+            patch: null,
+            now: T0,
+            policy,
+          }),
+        );
+        const ended = await store.logout({ id: s.input.id, tokenHash: s.hash, now: T0 + 1, policy });
         assert.equal(ended?.id, s.input.id);
         assert.equal(await reasonOf({ ...s, hash: next.hash }, T0 + 2), 'logged_out');
         assert.deepEqual(await liveIds(s.input.userId, T0 + 2), []);
@@ -292,24 +411,53 @@ export function runSessionStoreContract(options: ContractOptions): void {
         const t = await create(user());
         const t1 = newToken(t.input.id);
         const t2 = newToken(t.input.id);
-        await store.rotate(t.input.id, t.hash, t1.hash, null, T0, policy);
-        await store.rotate(t.input.id, t1.hash, t2.hash, null, T0 + 1, policy);
-        assert.equal(await store.end(t.input.id, t.hash, 'logged_out', T0 + 2, policy), null);
+        await store.rotate({
+          id: t.input.id,
+          tokenHash: t.hash,
+          newTokenHash: t1.hash,
+          patch: null,
+          now: T0,
+          policy,
+        });
+        await store.rotate({
+          id: t.input.id,
+          tokenHash: t1.hash,
+          newTokenHash: t2.hash,
+          patch: null,
+          now: T0 + 1,
+          policy,
+        });
+        assert.equal(await store.logout({ id: t.input.id, tokenHash: t.hash, now: T0 + 2, policy }), null);
         assert.equal(await reasonOf({ ...t, hash: t2.hash }, T0 + 3), 'live');
       });
 
-      it('end compares the full hash, of the current token and of the one a rotation replaced', async () => {
+      it('logout compares the full hash, of the current token and of the one a rotation replaced', async () => {
         // A forged token whose hash equals the real one on all but the last byte (a stand-in for any
         // prefix or hint a store might keep) must end nothing; the real previous token still does.
         const s = await create(user());
         const next = newToken(s.input.id);
-        assert.ok(await store.rotate(s.input.id, s.hash, next.hash, null, T0, policy));
-        assert.equal(await store.end(s.input.id, nearMiss(s.hash), 'logged_out', T0 + 1, policy), null);
-        assert.equal(await store.end(s.input.id, nearMiss(next.hash), 'logged_out', T0 + 1, policy), null);
+        assert.ok(
+          await store.rotate({
+            id: s.input.id,
+            tokenHash: s.hash,
+            newTokenHash: next.hash,
+            patch: null,
+            now: T0,
+            policy,
+          }),
+        );
+        assert.equal(
+          await store.logout({ id: s.input.id, tokenHash: nearMiss(s.hash), now: T0 + 1, policy }),
+          null,
+        );
+        assert.equal(
+          await store.logout({ id: s.input.id, tokenHash: nearMiss(next.hash), now: T0 + 1, policy }),
+          null,
+        );
         assert.equal(await reasonOf({ ...s, hash: nearMiss(s.hash) }, T0 + 2), 'unknown');
         assert.equal(await reasonOf({ ...s, hash: next.hash }, T0 + 2), 'live');
         assert.equal(await reasonOf(s, T0 + 2), 'rotated');
-        const ended = await store.end(s.input.id, s.hash, 'logged_out', T0 + 3, policy);
+        const ended = await store.logout({ id: s.input.id, tokenHash: s.hash, now: T0 + 3, policy });
         assert.equal(ended?.id, s.input.id);
         assert.equal(await reasonOf({ ...s, hash: next.hash }, T0 + 4), 'logged_out');
       });
@@ -317,27 +465,54 @@ export function runSessionStoreContract(options: ContractOptions): void {
       it("revoke ends only the owner's live session (no IDOR)", async () => {
         const u = user();
         const s = await create(u);
-        assert.equal(await store.revoke(user(), s.input.id, 'revoked', T0, policy), null);
+        assert.equal(
+          await store.revoke({ userId: user(), id: s.input.id, reason: 'revoked', now: T0, policy }),
+          null,
+        );
         assert.equal(await reasonOf(s, T0), 'live');
-        const ended = await store.revoke(u, s.input.id, 'revoked', T0 + 1, policy);
+        const ended = await store.revoke({
+          userId: u,
+          id: s.input.id,
+          reason: 'revoked',
+          now: T0 + 1,
+          policy,
+        });
         assert.equal(ended?.id, s.input.id);
         assert.equal(ended?.userId, u);
         assert.equal(await reasonOf(s, T0 + 2), 'revoked');
-        assert.equal(await store.revoke(u, s.input.id, 'revoked', T0 + 3, policy), null);
-        assert.equal(await store.revoke(u, newSessionId(u), 'revoked', T0 + 3, policy), null);
+        assert.equal(
+          await store.revoke({ userId: u, id: s.input.id, reason: 'revoked', now: T0 + 3, policy }),
+          null,
+        );
+        assert.equal(
+          await store.revoke({ userId: u, id: newSessionId(u), reason: 'revoked', now: T0 + 3, policy }),
+          null,
+        );
       });
 
       it('revokeAll ends every other live session with the given reason', async () => {
         const u = user();
         const [a, b, c] = [await create(u, T0), await create(u, T0 + 1), await create(u, T0 + 2)];
         const stranger = await create(user());
-        const ended = await store.revokeAll(u, b.input.id, 'password_changed', T0 + 10, policy);
+        const ended = await store.revokeAll({
+          userId: u,
+          exceptId: b.input.id,
+          reason: 'password_changed',
+          now: T0 + 10,
+          policy,
+        });
         assert.deepEqual(ended.map((s) => s.id).sort(), [a.input.id, c.input.id].sort());
         assert.equal(await reasonOf(a, T0 + 11), 'password_changed');
         assert.equal(await reasonOf(c, T0 + 11), 'password_changed');
         assert.equal(await reasonOf(b, T0 + 11), 'live');
         assert.equal(await reasonOf(stranger, T0 + 11), 'live');
-        const all = await store.revokeAll(u, null, 'revoked', T0 + 12, policy);
+        const all = await store.revokeAll({
+          userId: u,
+          exceptId: null,
+          reason: 'revoked',
+          now: T0 + 12,
+          policy,
+        });
         assert.deepEqual(
           all.map((s) => s.id),
           [b.input.id],
@@ -348,8 +523,21 @@ export function runSessionStoreContract(options: ContractOptions): void {
       it('a rotated-away token reads as rotated, an ended one as its reason', async () => {
         const s = await create(user());
         const next = newToken(s.input.id);
-        await store.rotate(s.input.id, s.hash, next.hash, null, T0, policy);
-        await store.revoke(s.input.userId, s.input.id, 'revoked', T0 + 1, policy);
+        await store.rotate({
+          id: s.input.id,
+          tokenHash: s.hash,
+          newTokenHash: next.hash,
+          patch: null,
+          now: T0,
+          policy,
+        });
+        await store.revoke({
+          userId: s.input.userId,
+          id: s.input.id,
+          reason: 'revoked',
+          now: T0 + 1,
+          policy,
+        });
         assert.equal(await reasonOf({ ...s, hash: next.hash }, T0 + 2), 'revoked');
         assert.notEqual(await reasonOf(s, T0 + 2), 'live');
       });
@@ -361,9 +549,9 @@ export function runSessionStoreContract(options: ContractOptions): void {
         const a = await create(u, T0);
         const b = await create(u, T0 + 1000);
         const c = await create(u, T0 + 2000);
-        await store.end(c.input.id, c.hash, 'logged_out', T0 + 3000, policy);
-        await store.validate(a.input.id, a.hash, T0 + 5000, policy);
-        const list = await store.list(u, T0 + 6000, policy);
+        await store.logout({ id: c.input.id, tokenHash: c.hash, now: T0 + 3000, policy });
+        await store.validate({ id: a.input.id, tokenHash: a.hash, now: T0 + 5000, policy });
+        const list = await store.list({ userId: u, now: T0 + 6000, policy });
         assert.deepEqual(
           list.map((s) => s.id),
           [a.input.id, b.input.id],
@@ -372,7 +560,7 @@ export function runSessionStoreContract(options: ContractOptions): void {
         assert.equal(list[1]?.createdAt, T0 + 1000);
         // b was last active at T0 + 1000: idle-expired first.
         assert.deepEqual(await liveIds(u, T0 + 1000 + policy.idleMs), [a.input.id]);
-        assert.deepEqual(await store.list(user(), T0, policy), []);
+        assert.deepEqual(await store.list({ userId: user(), now: T0, policy }), []);
       });
     });
 
@@ -382,7 +570,7 @@ export function runSessionStoreContract(options: ContractOptions): void {
         const a = await create(u, T0);
         const b = await create(u, T0 + 1);
         const c = await create(u, T0 + 2);
-        await store.validate(a.input.id, a.hash, T0 + 10, policy);
+        await store.validate({ id: a.input.id, tokenHash: a.hash, now: T0 + 10, policy });
         const d = await create(u, T0 + 20);
         assert.ok(d.outcome.ok);
         assert.deepEqual(
@@ -401,7 +589,7 @@ export function runSessionStoreContract(options: ContractOptions): void {
           await create(u, T0 + 2, undefined, reject),
         ];
         const extra = make(u, T0 + 3);
-        const outcome = await store.create(extra.input, reject, T0 + 3, policy);
+        const outcome = await store.create({ session: extra.input, limit: reject, now: T0 + 3, policy });
         assert.ok(!outcome.ok);
         assert.deepEqual(outcome.active.map((s) => s.id).sort(), made.map((m) => m.input.id).sort());
         assert.equal(await reasonOf(extra, T0 + 4), 'unknown');
@@ -423,7 +611,7 @@ export function runSessionStoreContract(options: ContractOptions): void {
           const n = options.parallelCreates ?? 200;
           const made = Array.from({ length: n }, (_, i) => make(u, T0 + i));
           const outcomes = await Promise.all(
-            made.map((m, i) => store.create(m.input, limit, T0 + i, policy)),
+            made.map((m, i) => store.create({ session: m.input, limit, now: T0 + i, policy })),
           );
           const at = T0 + n + 1;
           const live = await liveIds(u, at);
@@ -449,14 +637,17 @@ export function runSessionStoreContract(options: ContractOptions): void {
         const a = await create(u, T0, { role: 'admin', x: 1 });
         await create(u, T0 + 1, { role: 'admin', x: 2 });
         const dead = await create(u, T0 + 2, { role: 'admin' });
-        await store.end(dead.input.id, dead.hash, 'logged_out', T0 + 3, policy);
-        assert.equal(await store.updateUser(u, { role: 'user' }, true, T0 + 4, policy), 2);
-        await store.updateUser(u, { flag: true }, true, T0 + 5, policy);
-        const v = await store.validate(a.input.id, a.hash, T0 + 6, policy);
+        await store.logout({ id: dead.input.id, tokenHash: dead.hash, now: T0 + 3, policy });
+        assert.equal(
+          await store.updateUser({ userId: u, patch: { role: 'user' }, rotate: true, now: T0 + 4, policy }),
+          2,
+        );
+        await store.updateUser({ userId: u, patch: { flag: true }, rotate: true, now: T0 + 5, policy });
+        const v = await store.validate({ id: a.input.id, tokenHash: a.hash, now: T0 + 6, policy });
         assert.ok(v.ok);
         assert.deepEqual(v.session.data, { role: 'user', x: 1, flag: true });
         assert.equal(v.session.rotatePending, true);
-        const listed = await store.list(u, T0 + 6, policy);
+        const listed = await store.list({ userId: u, now: T0 + 6, policy });
         assert.deepEqual(
           listed.map((s) => s.data),
           [
@@ -465,16 +656,26 @@ export function runSessionStoreContract(options: ContractOptions): void {
           ],
         );
         const next = newToken(a.input.id);
-        const r = await store.rotate(a.input.id, a.hash, next.hash, null, T0 + 7, policy);
+        const r = await store.rotate({
+          id: a.input.id,
+          tokenHash: a.hash,
+          newTokenHash: next.hash,
+          patch: null,
+          now: T0 + 7,
+          policy,
+        });
         assert.equal(r?.rotatePending, false);
         assert.deepEqual(r?.data, { role: 'user', x: 1, flag: true });
-        const again = await store.validate(a.input.id, next.hash, T0 + 8, policy);
+        const again = await store.validate({ id: a.input.id, tokenHash: next.hash, now: T0 + 8, policy });
         assert.ok(again.ok);
         assert.equal(again.session.rotatePending, false);
         assert.equal(await reasonOf(dead, T0 + 8), 'logged_out', 'an ended session stays ended');
         const quiet = await create(u, T0 + 9);
-        assert.equal(await store.updateUser(u, { role: 'user' }, false, T0 + 10, policy), 3);
-        const q = await store.validate(quiet.input.id, quiet.hash, T0 + 11, policy);
+        assert.equal(
+          await store.updateUser({ userId: u, patch: { role: 'user' }, rotate: false, now: T0 + 10, policy }),
+          3,
+        );
+        const q = await store.validate({ id: quiet.input.id, tokenHash: quiet.hash, now: T0 + 11, policy });
         assert.ok(q.ok);
         assert.equal(q.session.rotatePending, false);
       });
@@ -482,13 +683,20 @@ export function runSessionStoreContract(options: ContractOptions): void {
 
     describe('races', () => {
       for (const [name, kill] of [
-        ['end (logout)', (m: Made, at: number) => store.end(m.input.id, m.hash, 'logged_out', at, policy)],
-        ['revoke', (m: Made, at: number) => store.revoke(m.input.userId, m.input.id, 'revoked', at, policy)],
+        [
+          'logout',
+          (m: Made, at: number) => store.logout({ id: m.input.id, tokenHash: m.hash, now: at, policy }),
+        ],
+        [
+          'revoke',
+          (m: Made, at: number) =>
+            store.revoke({ userId: m.input.userId, id: m.input.id, reason: 'revoked', now: at, policy }),
+        ],
       ] as const) {
         it(`validate racing ${name} never resurrects the session`, async () => {
           const s = await create(user());
           const validations = Array.from({ length: 100 }, (_, i) =>
-            store.validate(s.input.id, s.hash, T0 + 10 + i, policy),
+            store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 10 + i, policy }),
           );
           const killed = kill(s, T0 + 50);
           await Promise.all([...validations, killed]);

@@ -1,1 +1,1 @@
-export { type ContractOptions, runSessionStoreContract, type TestApi } from './contract.js';
+export { type ContractOptions, runSessionStoreContract, type TestApi, type TestFn } from './contract.js';

@@ -72,7 +72,7 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
     /** Creates a session at `at` under the default limit and returns its handles. */
     async function login(userId: string, at = T0, data?: SessionData) {
       const s = newSession(userId, at, data);
-      const outcome = await store.create(s.session, evict, at, POLICY);
+      const outcome = await store.create({ session: s.session, limit: evict, now: at, policy: POLICY });
       expect(outcome.ok).toBe(true);
       return s;
     }
@@ -90,7 +90,7 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
     const indexIds = async (userId: string) =>
       (await client.zrange(keys.userIndex(userId), 0, -1)).map((member) => keys.tag(userId) + member).sort();
     const liveIds = async (userId: string, now: number) =>
-      (await store.list(userId, now, POLICY)).map((s) => s.id).sort();
+      (await store.list({ userId, now, policy: POLICY })).map((s) => s.id).sort();
 
     describe('key layout', () => {
       it('stores one compact hash per session and a sorted-set index per user, in one slot', async () => {
@@ -124,9 +124,14 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
       it('omits null metadata and keeps the distinction from empty strings', async () => {
         const user = newUser();
         const s = newSession(user);
-        await store.create({ ...s.session, userAgent: null, ip: '' }, evict, T0, POLICY);
+        await store.create({
+          session: { ...s.session, userAgent: null, ip: '' },
+          limit: evict,
+          now: T0,
+          policy: POLICY,
+        });
         expect(await client.hexists(keys.session(s.id), 'g')).toBe(0);
-        const v = await store.validate(s.id, s.hash, T0 + 1, POLICY);
+        const v = await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 1, policy: POLICY });
         expect(v.ok && v.session.userAgent).toBe(null);
         expect(v.ok && v.session.ip).toBe('');
       });
@@ -137,35 +142,54 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         const ua = `\x01\x1f${'€'.repeat(30)}😀\x00\t Mozilla/5.0 (${'x'.repeat(150)}Chrome/\x1e`;
         const big = { role: 'member', note: 'ß'.repeat(100), list: Array.from({ length: 20 }, (_, n) => n) };
         const s = newSession(user, T0, big);
-        await store.create({ ...s.session, userAgent: ua }, evict, T0, POLICY);
+        await store.create({
+          session: { ...s.session, userAgent: ua },
+          limit: evict,
+          now: T0,
+          policy: POLICY,
+        });
         const key = keys.session(s.id);
         expect(Object.keys(await client.hgetall(key))).toEqual(
           expect.arrayContaining(['d1', 'd2', 'd3', 'g1', 'g3', 'u1']),
         );
         expect(await client.object('ENCODING', key)).toBe('listpack');
-        const v = await store.validate(s.id, s.hash, T0 + 1, POLICY);
+        const v = await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 1, policy: POLICY });
         expect(v.ok && v.session).toMatchObject({ userId: user, userAgent: ua, data: big });
-        expect((await store.list(user, T0 + 1, POLICY))[0]).toMatchObject({
+        expect((await store.list({ userId: user, now: T0 + 1, policy: POLICY }))[0]).toMatchObject({
           userId: user,
           userAgent: ua,
           data: big,
         });
         // Shrinking d to a short value removes its old pieces.
-        await store.patch(s.id, s.hash, { note: '', list: [] }, T0 + 2, POLICY);
+        await store.patch({
+          id: s.id,
+          tokenHash: s.hash,
+          patch: { note: '', list: [] },
+          now: T0 + 2,
+          policy: POLICY,
+        });
         const fields = Object.keys(await client.hgetall(key));
         expect(fields.filter((f) => f.startsWith('d'))).toEqual(['d']);
         expect(await rawField(key, 'd')).toBe('{"role":"member","note":"","list":[]}');
-        expect(await store.revoke(user, s.id, 'revoked', T0 + 3, POLICY)).toMatchObject({ userAgent: ua });
+        expect(
+          await store.revoke({ userId: user, id: s.id, reason: 'revoked', now: T0 + 3, policy: POLICY }),
+        ).toMatchObject({ userAgent: ua });
       });
 
       it('round-trips data far larger than one HSET can carry (300 KB)', async () => {
         const user = newUser();
         const big = { blob: 'x'.repeat(300_000) };
         const s = newSession(user, T0, big);
-        await store.create(s.session, evict, T0, POLICY);
-        const v = await store.validate(s.id, s.hash, T0 + 1, POLICY);
+        await store.create({ session: s.session, limit: evict, now: T0, policy: POLICY });
+        const v = await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 1, policy: POLICY });
         expect(v.ok && v.session.data).toEqual(big);
-        const patched = await store.patch(s.id, s.hash, { blob: 'y' }, T0 + 2, POLICY);
+        const patched = await store.patch({
+          id: s.id,
+          tokenHash: s.hash,
+          patch: { blob: 'y' },
+          now: T0 + 2,
+          policy: POLICY,
+        });
         expect(patched?.data).toEqual({ blob: 'y' });
         expect(await client.hlen(keys.session(s.id))).toBeLessThan(10);
       });
@@ -173,7 +197,12 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
       it('refuses a session id that was not made for this user (its shard tag differs)', async () => {
         const s = newSession(newUser());
         await expect(
-          store.create({ ...s.session, userId: newUser() }, evict, T0, POLICY),
+          store.create({
+            session: { ...s.session, userId: newUser() },
+            limit: evict,
+            now: T0,
+            policy: POLICY,
+          }),
         ).rejects.toMatchObject({
           code: 'INVALID_ARGUMENT',
         });
@@ -186,11 +215,15 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         const a = await login(user);
         // A restart: a new store over a new copy of the same secret finds the user's sessions...
         const restarted = redisStore({ client, prefix, tagSecret: Buffer.from(TAG_SECRET) });
-        const b = restarted.newSessionId(user);
+        const b = restarted.newSessionId({ userId: user });
         expect(b.slice(0, 4)).toBe(a.id.slice(0, 4));
-        expect((await restarted.list(user, T0 + 1, POLICY)).map((x) => x.id)).toEqual([a.id]);
+        expect(
+          (await restarted.list({ userId: user, now: T0 + 1, policy: POLICY })).map((x) => x.id),
+        ).toEqual([a.id]);
         const input = { ...newSession(user, T0 + 2).session, id: b, tokenHash: newToken(b).hash };
-        expect((await restarted.create(input, evict, T0 + 2, POLICY)).ok).toBe(true);
+        expect(
+          (await restarted.create({ session: input, limit: evict, now: T0 + 2, policy: POLICY })).ok,
+        ).toBe(true);
         expect(await indexIds(user)).toEqual([a.id, b].sort());
         // ...and the unkeyed SHA-256 of the user id is not the tag: it can't be computed without the secret.
         expect(a.id.slice(0, 4)).not.toBe(
@@ -198,8 +231,8 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         );
         // Under another secret the user's index is elsewhere: those sessions are not found by user.
         const other = redisStore({ client, prefix, tagSecret: randomBytes(32) });
-        expect(other.newSessionId(user).slice(0, 4)).not.toBe(a.id.slice(0, 4));
-        expect(await other.list(user, T0 + 3, POLICY)).toEqual([]);
+        expect(other.newSessionId({ userId: user }).slice(0, 4)).not.toBe(a.id.slice(0, 4));
+        expect(await other.list({ userId: user, now: T0 + 3, policy: POLICY })).toEqual([]);
       });
     });
 
@@ -207,7 +240,7 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
       it('touches: lastActivityAt = now, data and metadata returned', async () => {
         const user = newUser();
         const s = await login(user, T0, { role: 'member', n: 1 });
-        const v = await store.validate(s.id, s.hash, T0 + 5 * MIN, POLICY);
+        const v = await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 5 * MIN, policy: POLICY });
         expect(v).toEqual({
           ok: true,
           session: {
@@ -226,16 +259,20 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
 
       it('answers unknown for a wrong token, an unknown id and a malformed id', async () => {
         const s = await login(newUser());
-        expect(await store.validate(s.id, newToken(s.id).hash, T0, POLICY)).toEqual({
+        expect(
+          await store.validate({ id: s.id, tokenHash: newToken(s.id).hash, now: T0, policy: POLICY }),
+        ).toEqual({
           ok: false,
           reason: 'unknown',
         });
         const other = newSession(newUser());
-        expect(await store.validate(other.id, other.hash, T0, POLICY)).toEqual({
+        expect(
+          await store.validate({ id: other.id, tokenHash: other.hash, now: T0, policy: POLICY }),
+        ).toEqual({
           ok: false,
           reason: 'unknown',
         });
-        expect(await store.validate('short{x}', s.hash, T0, POLICY)).toEqual({
+        expect(await store.validate({ id: 'short{x}', tokenHash: s.hash, now: T0, policy: POLICY })).toEqual({
           ok: false,
           reason: 'unknown',
         });
@@ -244,19 +281,36 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
       it('idle deadline: live 1 ms before, ended exactly at lastActivityAt + idle', async () => {
         const s = await login(newUser());
         const at = T0 + 10 * MIN;
-        expect((await store.validate(s.id, s.hash, at, POLICY)).ok).toBe(true);
-        expect((await store.validate(s.id, s.hash, at + POLICY.idleMs - 1, POLICY)).ok).toBe(true);
+        expect((await store.validate({ id: s.id, tokenHash: s.hash, now: at, policy: POLICY })).ok).toBe(
+          true,
+        );
+        expect(
+          (await store.validate({ id: s.id, tokenHash: s.hash, now: at + POLICY.idleMs - 1, policy: POLICY }))
+            .ok,
+        ).toBe(true);
         const last = at + POLICY.idleMs - 1;
-        const miss = await store.validate(s.id, s.hash, last + POLICY.idleMs, POLICY);
+        const miss = await store.validate({
+          id: s.id,
+          tokenHash: s.hash,
+          now: last + POLICY.idleMs,
+          policy: POLICY,
+        });
         expect(miss).toMatchObject({ ok: false, reason: 'idle_timeout', ended: true });
         expect(!miss.ok && miss.session?.lastActivityAt).toBe(last);
         // Reported as ended only once; afterwards it's a tombstone with the reason.
-        expect(await store.validate(s.id, s.hash, last + POLICY.idleMs + 1, POLICY)).toEqual({
+        expect(
+          await store.validate({
+            id: s.id,
+            tokenHash: s.hash,
+            now: last + POLICY.idleMs + 1,
+            policy: POLICY,
+          }),
+        ).toEqual({
           ok: false,
           reason: 'idle_timeout',
         });
         // Never revived, even with a `now` that would have been inside the idle window.
-        expect(await store.validate(s.id, s.hash, last + 1, POLICY)).toEqual({
+        expect(await store.validate({ id: s.id, tokenHash: s.hash, now: last + 1, policy: POLICY })).toEqual({
           ok: false,
           reason: 'idle_timeout',
         });
@@ -265,10 +319,23 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
       it('absolute deadline: live 1 ms before, ended exactly at createdAt + absolute despite activity', async () => {
         const s = await login(newUser());
         for (let t = T0 + 20 * MIN; t < T0 + POLICY.absoluteMs; t += 20 * MIN) {
-          expect((await store.validate(s.id, s.hash, t, POLICY)).ok).toBe(true);
+          expect((await store.validate({ id: s.id, tokenHash: s.hash, now: t, policy: POLICY })).ok).toBe(
+            true,
+          );
         }
-        expect((await store.validate(s.id, s.hash, T0 + POLICY.absoluteMs - 1, POLICY)).ok).toBe(true);
-        expect(await store.validate(s.id, s.hash, T0 + POLICY.absoluteMs, POLICY)).toMatchObject({
+        expect(
+          (
+            await store.validate({
+              id: s.id,
+              tokenHash: s.hash,
+              now: T0 + POLICY.absoluteMs - 1,
+              policy: POLICY,
+            })
+          ).ok,
+        ).toBe(true);
+        expect(
+          await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + POLICY.absoluteMs, policy: POLICY }),
+        ).toMatchObject({
           ok: false,
           reason: 'absolute_timeout',
           ended: true,
@@ -277,7 +344,14 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
 
       it('absolute_timeout wins when both deadlines have passed', async () => {
         const s = await login(newUser());
-        expect(await store.validate(s.id, s.hash, T0 + POLICY.absoluteMs + HOUR, POLICY)).toMatchObject({
+        expect(
+          await store.validate({
+            id: s.id,
+            tokenHash: s.hash,
+            now: T0 + POLICY.absoluteMs + HOUR,
+            policy: POLICY,
+          }),
+        ).toMatchObject({
           ok: false,
           reason: 'absolute_timeout',
           ended: true,
@@ -288,7 +362,7 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         const user = newUser();
         const s = await login(user);
         const end = T0 + POLICY.idleMs;
-        await store.validate(s.id, s.hash, end, POLICY);
+        await store.validate({ id: s.id, tokenHash: s.hash, now: end, policy: POLICY });
         expect(await indexIds(user)).toEqual([]);
         const raw = await client.hgetall(keys.session(s.id));
         expect(Object.keys(raw).sort()).toEqual(['e', 'h', 't']);
@@ -313,17 +387,27 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         await near(key, POLICY.idleMs + POLICY.tombstoneMs);
         await near(keys.userIndex(user), POLICY.absoluteMs + POLICY.tombstoneMs);
 
-        await store.validate(s.id, s.hash, T0 + 10 * MIN, POLICY);
+        await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 10 * MIN, policy: POLICY });
         await near(key, POLICY.idleMs + POLICY.tombstoneMs);
 
         // 5 minutes before the absolute deadline the idle window is cut short by it.
         for (let t = T0 + 20 * MIN; t < T0 + POLICY.absoluteMs - 5 * MIN; t += 20 * MIN) {
-          await store.validate(s.id, s.hash, t, POLICY);
+          await store.validate({ id: s.id, tokenHash: s.hash, now: t, policy: POLICY });
         }
-        await store.validate(s.id, s.hash, T0 + POLICY.absoluteMs - 5 * MIN, POLICY);
+        await store.validate({
+          id: s.id,
+          tokenHash: s.hash,
+          now: T0 + POLICY.absoluteMs - 5 * MIN,
+          policy: POLICY,
+        });
         await near(key, 5 * MIN + POLICY.tombstoneMs);
 
-        const ended = await store.end(s.id, s.hash, 'logged_out', T0 + POLICY.absoluteMs - MIN, POLICY);
+        const ended = await store.logout({
+          id: s.id,
+          tokenHash: s.hash,
+          now: T0 + POLICY.absoluteMs - MIN,
+          policy: POLICY,
+        });
         expect(ended?.id).toBe(s.id);
         await near(key, POLICY.tombstoneMs);
       });
@@ -333,17 +417,19 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         const user = newUser();
         const now = Date.now();
         const s = newSession(user, now);
-        await store.create(s.session, evict, now, short);
+        await store.create({ session: s.session, limit: evict, now, policy: short });
         expect(await client.exists(keys.session(s.id))).toBe(1);
         await new Promise((resolve) => setTimeout(resolve, 400));
         expect(await client.exists(keys.session(s.id))).toBe(0);
-        expect(await store.validate(s.id, s.hash, Date.now(), short)).toEqual({
-          ok: false,
-          reason: 'unknown',
-        });
+        expect(await store.validate({ id: s.id, tokenHash: s.hash, now: Date.now(), policy: short })).toEqual(
+          {
+            ok: false,
+            reason: 'unknown',
+          },
+        );
         // The next login prunes the stale member: the index holds exactly the live session.
         const next = newSession(user, Date.now());
-        await store.create(next.session, evict, Date.now(), short);
+        await store.create({ session: next.session, limit: evict, now: Date.now(), policy: short });
         expect(await indexIds(user)).toEqual([next.id]);
       });
     });
@@ -352,20 +438,45 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
       it('answer the end reason to the same token, unknown to others, and unknown after tombstoneMs', async () => {
         const s = await login(newUser());
         const endedAt = T0 + MIN;
-        expect((await store.end(s.id, s.hash, 'logged_out', endedAt, POLICY))?.id).toBe(s.id);
-        expect(await store.validate(s.id, s.hash, endedAt + 1, POLICY)).toEqual({
+        expect((await store.logout({ id: s.id, tokenHash: s.hash, now: endedAt, policy: POLICY }))?.id).toBe(
+          s.id,
+        );
+        expect(
+          await store.validate({ id: s.id, tokenHash: s.hash, now: endedAt + 1, policy: POLICY }),
+        ).toEqual({
           ok: false,
           reason: 'logged_out',
         });
-        expect(await store.validate(s.id, newToken(s.id).hash, endedAt + 1, POLICY)).toEqual({
+        expect(
+          await store.validate({
+            id: s.id,
+            tokenHash: newToken(s.id).hash,
+            now: endedAt + 1,
+            policy: POLICY,
+          }),
+        ).toEqual({
           ok: false,
           reason: 'unknown',
         });
-        expect(await store.validate(s.id, s.hash, endedAt + POLICY.tombstoneMs - 1, POLICY)).toEqual({
+        expect(
+          await store.validate({
+            id: s.id,
+            tokenHash: s.hash,
+            now: endedAt + POLICY.tombstoneMs - 1,
+            policy: POLICY,
+          }),
+        ).toEqual({
           ok: false,
           reason: 'logged_out',
         });
-        expect(await store.validate(s.id, s.hash, endedAt + POLICY.tombstoneMs, POLICY)).toEqual({
+        expect(
+          await store.validate({
+            id: s.id,
+            tokenHash: s.hash,
+            now: endedAt + POLICY.tombstoneMs,
+            policy: POLICY,
+          }),
+        ).toEqual({
           ok: false,
           reason: 'unknown',
         });
@@ -374,20 +485,36 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
       it('with tombstoneMs = 0 an ended session is simply deleted', async () => {
         const noTomb = { ...POLICY, tombstoneMs: 0 };
         const s = await login(newUser());
-        await store.end(s.id, s.hash, 'logged_out', T0 + 1, noTomb);
+        await store.logout({ id: s.id, tokenHash: s.hash, now: T0 + 1, policy: noTomb });
         expect(await client.exists(keys.session(s.id))).toBe(0);
       });
 
       it('can never be revived by rotate, patch, end or revoke', async () => {
         const user = newUser();
         const s = await login(user);
-        await store.revoke(user, s.id, 'revoked', T0 + 1, POLICY);
-        expect(await store.rotate(s.id, s.hash, newToken(s.id).hash, null, T0 + 2, POLICY)).toBe(null);
-        expect(await store.patch(s.id, s.hash, { x: 1 }, T0 + 2, POLICY)).toBe(null);
-        expect(await store.end(s.id, s.hash, 'logged_out', T0 + 2, POLICY)).toBe(null);
-        expect(await store.revoke(user, s.id, 'revoked', T0 + 2, POLICY)).toBe(null);
-        expect(await store.validate(s.id, s.hash, T0 + 3, POLICY)).toEqual({ ok: false, reason: 'revoked' });
-        expect(await store.list(user, T0 + 3, POLICY)).toEqual([]);
+        await store.revoke({ userId: user, id: s.id, reason: 'revoked', now: T0 + 1, policy: POLICY });
+        expect(
+          await store.rotate({
+            id: s.id,
+            tokenHash: s.hash,
+            newTokenHash: newToken(s.id).hash,
+            patch: null,
+            now: T0 + 2,
+            policy: POLICY,
+          }),
+        ).toBe(null);
+        expect(
+          await store.patch({ id: s.id, tokenHash: s.hash, patch: { x: 1 }, now: T0 + 2, policy: POLICY }),
+        ).toBe(null);
+        expect(await store.logout({ id: s.id, tokenHash: s.hash, now: T0 + 2, policy: POLICY })).toBe(null);
+        expect(
+          await store.revoke({ userId: user, id: s.id, reason: 'revoked', now: T0 + 2, policy: POLICY }),
+        ).toBe(null);
+        expect(await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 3, policy: POLICY })).toEqual({
+          ok: false,
+          reason: 'revoked',
+        });
+        expect(await store.list({ userId: user, now: T0 + 3, policy: POLICY })).toEqual([]);
       });
     });
 
@@ -397,7 +524,14 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         const s = await login(user, T0, { role: 'member', mfa: false });
         const next = newToken(s.id);
         const at = T0 + 5 * MIN;
-        const rotated = await store.rotate(s.id, s.hash, next.hash, { mfa: true }, at, POLICY);
+        const rotated = await store.rotate({
+          id: s.id,
+          tokenHash: s.hash,
+          newTokenHash: next.hash,
+          patch: { mfa: true },
+          now: at,
+          policy: POLICY,
+        });
         expect(rotated).toEqual({
           id: s.id,
           userId: user,
@@ -408,27 +542,58 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
           ip: '203.0.113.7',
           rotatePending: false,
         });
-        expect(await store.validate(s.id, s.hash, at + 1, POLICY)).toEqual({ ok: false, reason: 'rotated' });
+        expect(await store.validate({ id: s.id, tokenHash: s.hash, now: at + 1, policy: POLICY })).toEqual({
+          ok: false,
+          reason: 'rotated',
+        });
         // p keeps the old hash in full: it reports 'rotated' and lets a logout with the old token end it.
         const raw = await client.hgetall(keys.session(s.id));
         expect(raw.h).toBe(hashText(next.hash));
         expect(raw.p).toBe(hashText(s.hash));
-        const v = await store.validate(s.id, next.hash, at + 1, POLICY);
+        const v = await store.validate({ id: s.id, tokenHash: next.hash, now: at + 1, policy: POLICY });
         expect(v.ok && v.session.data).toEqual({ role: 'member', mfa: true });
         // Same limit slot: still one index entry.
         expect(await indexIds(user)).toEqual([s.id]);
         // The old token can't rotate again.
-        expect(await store.rotate(s.id, s.hash, newToken(s.id).hash, null, at + 2, POLICY)).toBe(null);
+        expect(
+          await store.rotate({
+            id: s.id,
+            tokenHash: s.hash,
+            newTokenHash: newToken(s.id).hash,
+            patch: null,
+            now: at + 2,
+            policy: POLICY,
+          }),
+        ).toBe(null);
       });
 
       it('past a deadline returns null and leaves the ending (and its report) to validate', async () => {
         const s = await login(newUser());
-        expect(await store.rotate(s.id, s.hash, newToken(s.id).hash, null, T0 + POLICY.idleMs, POLICY)).toBe(
-          null,
-        );
-        expect(await store.patch(s.id, s.hash, { x: 1 }, T0 + POLICY.idleMs, POLICY)).toBe(null);
-        expect(await store.end(s.id, s.hash, 'logged_out', T0 + POLICY.idleMs, POLICY)).toBe(null);
-        expect(await store.validate(s.id, s.hash, T0 + POLICY.idleMs, POLICY)).toMatchObject({
+        expect(
+          await store.rotate({
+            id: s.id,
+            tokenHash: s.hash,
+            newTokenHash: newToken(s.id).hash,
+            patch: null,
+            now: T0 + POLICY.idleMs,
+            policy: POLICY,
+          }),
+        ).toBe(null);
+        expect(
+          await store.patch({
+            id: s.id,
+            tokenHash: s.hash,
+            patch: { x: 1 },
+            now: T0 + POLICY.idleMs,
+            policy: POLICY,
+          }),
+        ).toBe(null);
+        expect(
+          await store.logout({ id: s.id, tokenHash: s.hash, now: T0 + POLICY.idleMs, policy: POLICY }),
+        ).toBe(null);
+        expect(
+          await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + POLICY.idleMs, policy: POLICY }),
+        ).toMatchObject({
           ok: false,
           reason: 'idle_timeout',
           ended: true,
@@ -439,12 +604,21 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         const s = await login(newUser());
         const successors = Array.from({ length: 25 }, () => newToken(s.id));
         const results = await Promise.all(
-          successors.map((n) => store.rotate(s.id, s.hash, n.hash, null, T0 + MIN, POLICY)),
+          successors.map((n) =>
+            store.rotate({
+              id: s.id,
+              tokenHash: s.hash,
+              newTokenHash: n.hash,
+              patch: null,
+              now: T0 + MIN,
+              policy: POLICY,
+            }),
+          ),
         );
         const winners = successors.filter((_, n) => results[n] !== null);
         expect(winners).toHaveLength(1);
         for (const n of successors) {
-          const v = await store.validate(s.id, n.hash, T0 + 2 * MIN, POLICY);
+          const v = await store.validate({ id: s.id, tokenHash: n.hash, now: T0 + 2 * MIN, policy: POLICY });
           expect(v.ok).toBe(n === winners[0]);
         }
       });
@@ -454,16 +628,30 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
       it('shallow-merges without touching lastActivityAt, TTL or rotatePending', async () => {
         const user = newUser();
         const s = await login(user, T0, { role: 'member', prefs: { a: 1 } });
-        await store.updateUser(user, {}, true, T0 + 1, POLICY);
+        await store.updateUser({ userId: user, patch: {}, rotate: true, now: T0 + 1, policy: POLICY });
         const pttl = await client.pttl(keys.session(s.id));
-        const patched = await store.patch(s.id, s.hash, { prefs: { b: 2 }, authAt: T0 + 2 }, T0 + 2, POLICY);
+        const patched = await store.patch({
+          id: s.id,
+          tokenHash: s.hash,
+          patch: { prefs: { b: 2 }, authAt: T0 + 2 },
+          now: T0 + 2,
+          policy: POLICY,
+        });
         expect(patched).toMatchObject({
           data: { role: 'member', prefs: { b: 2 }, authAt: T0 + 2 },
           lastActivityAt: T0,
           rotatePending: true,
         });
         expect(await client.pttl(keys.session(s.id))).toBeLessThanOrEqual(pttl);
-        expect(await store.patch(s.id, newToken(s.id).hash, { x: 1 }, T0 + 3, POLICY)).toBe(null);
+        expect(
+          await store.patch({
+            id: s.id,
+            tokenHash: newToken(s.id).hash,
+            patch: { x: 1 },
+            now: T0 + 3,
+            policy: POLICY,
+          }),
+        ).toBe(null);
       });
     });
 
@@ -471,8 +659,10 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
       it('end needs the live token and removes the index entry', async () => {
         const user = newUser();
         const s = await login(user);
-        expect(await store.end(s.id, newToken(s.id).hash, 'logged_out', T0 + 1, POLICY)).toBe(null);
-        const ended = await store.end(s.id, s.hash, 'logged_out', T0 + 1, POLICY);
+        expect(
+          await store.logout({ id: s.id, tokenHash: newToken(s.id).hash, now: T0 + 1, policy: POLICY }),
+        ).toBe(null);
+        const ended = await store.logout({ id: s.id, tokenHash: s.hash, now: T0 + 1, policy: POLICY });
         expect(ended).toMatchObject({ id: s.id, userId: user, lastActivityAt: T0 });
         expect(await indexIds(user)).toEqual([]);
       });
@@ -481,25 +671,42 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         const user = newUser();
         const s = await login(user);
         const next = newToken(s.id);
-        await store.rotate(s.id, s.hash, next.hash, null, T0 + 1, POLICY);
+        await store.rotate({
+          id: s.id,
+          tokenHash: s.hash,
+          newTokenHash: next.hash,
+          patch: null,
+          now: T0 + 1,
+          policy: POLICY,
+        });
         const key = keys.session(s.id);
         // A record whose `p` is only the first 8 characters of a forged token's hash: what a chance
         // 48-bit match with the real previous hash looks like. Ending with that token must fail.
         const forged = newToken(s.id);
         await client.hset(key, 'p', hashText(forged.hash).slice(0, 8));
-        expect(await store.end(s.id, forged.hash, 'logged_out', T0 + 2, POLICY)).toBe(null);
-        expect(await store.validate(s.id, forged.hash, T0 + 2, POLICY)).toEqual({
+        expect(await store.logout({ id: s.id, tokenHash: forged.hash, now: T0 + 2, policy: POLICY })).toBe(
+          null,
+        );
+        expect(
+          await store.validate({ id: s.id, tokenHash: forged.hash, now: T0 + 2, policy: POLICY }),
+        ).toEqual({
           ok: false,
           reason: 'unknown',
         });
-        expect((await store.validate(s.id, next.hash, T0 + 3, POLICY)).ok).toBe(true);
+        expect(
+          (await store.validate({ id: s.id, tokenHash: next.hash, now: T0 + 3, policy: POLICY })).ok,
+        ).toBe(true);
         // With `p` as rotate writes it (the full previous hash), the real previous token still ends it.
         await client.hset(key, 'p', hashText(s.hash));
-        expect((await store.end(s.id, s.hash, 'logged_out', T0 + 4, POLICY))?.id).toBe(s.id);
-        expect(await store.validate(s.id, next.hash, T0 + 5, POLICY)).toEqual({
-          ok: false,
-          reason: 'logged_out',
-        });
+        expect((await store.logout({ id: s.id, tokenHash: s.hash, now: T0 + 4, policy: POLICY }))?.id).toBe(
+          s.id,
+        );
+        expect(await store.validate({ id: s.id, tokenHash: next.hash, now: T0 + 5, policy: POLICY })).toEqual(
+          {
+            ok: false,
+            reason: 'logged_out',
+          },
+        );
         expect(await indexIds(user)).toEqual([]);
       });
 
@@ -508,19 +715,47 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         const mallory = newUser();
         const s = await login(alice);
         await login(mallory);
-        expect(await store.revoke(mallory, s.id, 'revoked', T0 + 1, POLICY)).toBe(null);
-        expect((await store.validate(s.id, s.hash, T0 + 2, POLICY)).ok).toBe(true);
-        expect(await store.revoke(alice, 'not-a-session-id', 'revoked', T0 + 3, POLICY)).toBe(null);
-        expect((await store.revoke(alice, s.id, 'revoked', T0 + 3, POLICY))?.id).toBe(s.id);
-        expect(await store.validate(s.id, s.hash, T0 + 4, POLICY)).toEqual({ ok: false, reason: 'revoked' });
+        expect(
+          await store.revoke({ userId: mallory, id: s.id, reason: 'revoked', now: T0 + 1, policy: POLICY }),
+        ).toBe(null);
+        expect((await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 2, policy: POLICY })).ok).toBe(
+          true,
+        );
+        expect(
+          await store.revoke({
+            userId: alice,
+            id: 'not-a-session-id',
+            reason: 'revoked',
+            now: T0 + 3,
+            policy: POLICY,
+          }),
+        ).toBe(null);
+        expect(
+          (await store.revoke({ userId: alice, id: s.id, reason: 'revoked', now: T0 + 3, policy: POLICY }))
+            ?.id,
+        ).toBe(s.id);
+        expect(await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 4, policy: POLICY })).toEqual({
+          ok: false,
+          reason: 'revoked',
+        });
         expect(await indexIds(alice)).toEqual([]);
       });
 
       it('revoke of a session past its deadline returns null; validate still reports the expiry once', async () => {
         const user = newUser();
         const s = await login(user);
-        expect(await store.revoke(user, s.id, 'revoked', T0 + POLICY.idleMs, POLICY)).toBe(null);
-        expect(await store.validate(s.id, s.hash, T0 + POLICY.idleMs, POLICY)).toMatchObject({
+        expect(
+          await store.revoke({
+            userId: user,
+            id: s.id,
+            reason: 'revoked',
+            now: T0 + POLICY.idleMs,
+            policy: POLICY,
+          }),
+        ).toBe(null);
+        expect(
+          await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + POLICY.idleMs, policy: POLICY }),
+        ).toMatchObject({
           ok: false,
           reason: 'idle_timeout',
           ended: true,
@@ -532,15 +767,29 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         const a = await login(user, T0);
         const b = await login(user, T0 + 1);
         const c = await login(user, T0 + 2);
-        const ended = await store.revokeAll(user, b.id, 'password_changed', T0 + 3, POLICY);
+        const ended = await store.revokeAll({
+          userId: user,
+          exceptId: b.id,
+          reason: 'password_changed',
+          now: T0 + 3,
+          policy: POLICY,
+        });
         expect(ended.map((s) => s.id).sort()).toEqual([a.id, c.id].sort());
         expect(await liveIds(user, T0 + 4)).toEqual([b.id]);
         expect(await indexIds(user)).toEqual([b.id]);
-        expect(await store.validate(a.id, a.hash, T0 + 4, POLICY)).toEqual({
+        expect(await store.validate({ id: a.id, tokenHash: a.hash, now: T0 + 4, policy: POLICY })).toEqual({
           ok: false,
           reason: 'password_changed',
         });
-        expect(await store.revokeAll(user, null, 'revoked', T0 + 5, POLICY)).toHaveLength(1);
+        expect(
+          await store.revokeAll({
+            userId: user,
+            exceptId: null,
+            reason: 'revoked',
+            now: T0 + 5,
+            policy: POLICY,
+          }),
+        ).toHaveLength(1);
         expect(await indexIds(user)).toEqual([]);
       });
 
@@ -549,11 +798,11 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         const b = await login(user, T0 + 2 * MIN);
         const a = await login(user, T0);
         const c = await login(user, T0 + 4 * MIN);
-        await store.validate(a.id, a.hash, T0 + 20 * MIN, POLICY);
-        const sessions = await store.list(user, T0 + 20 * MIN, POLICY);
+        await store.validate({ id: a.id, tokenHash: a.hash, now: T0 + 20 * MIN, policy: POLICY });
+        const sessions = await store.list({ userId: user, now: T0 + 20 * MIN, policy: POLICY });
         expect(sessions.map((s) => s.id)).toEqual([a.id, b.id, c.id]);
         // At T0 + 2m + idle, b (last active at 2m) has lapsed; a (touched at 20m) and c (4m) have not.
-        const later = await store.list(user, T0 + 2 * MIN + POLICY.idleMs, POLICY);
+        const later = await store.list({ userId: user, now: T0 + 2 * MIN + POLICY.idleMs, policy: POLICY });
         expect(later.map((s) => s.id)).toEqual([a.id, c.id]);
         expect(await indexIds(user)).toEqual([a.id, c.id].sort());
       });
@@ -565,16 +814,32 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         const a = await login(user, T0, { role: 'member', keep: 1 });
         const b = await login(user, T0 + 1, { role: 'member' });
         const dead = await login(user, T0 + 2);
-        await store.end(dead.id, dead.hash, 'logged_out', T0 + 3, POLICY);
-        expect(await store.updateUser(user, { role: 'admin', v: 1 }, false, T0 + 4, POLICY)).toBe(2);
-        expect(await store.updateUser(user, { v: 2 }, false, T0 + 5, POLICY)).toBe(2);
-        const listed = await store.list(user, T0 + 6, POLICY);
+        await store.logout({ id: dead.id, tokenHash: dead.hash, now: T0 + 3, policy: POLICY });
+        expect(
+          await store.updateUser({
+            userId: user,
+            patch: { role: 'admin', v: 1 },
+            rotate: false,
+            now: T0 + 4,
+            policy: POLICY,
+          }),
+        ).toBe(2);
+        expect(
+          await store.updateUser({
+            userId: user,
+            patch: { v: 2 },
+            rotate: false,
+            now: T0 + 5,
+            policy: POLICY,
+          }),
+        ).toBe(2);
+        const listed = await store.list({ userId: user, now: T0 + 6, policy: POLICY });
         expect(listed.map((s) => s.data)).toEqual([
           { role: 'admin', keep: 1, v: 2 },
           { role: 'admin', v: 2 },
         ]);
         expect(listed.every((s) => !s.rotatePending)).toBe(true);
-        const v = await store.validate(a.id, a.hash, T0 + 7, POLICY);
+        const v = await store.validate({ id: a.id, tokenHash: a.hash, now: T0 + 7, policy: POLICY });
         expect(v.ok && v.session.data).toEqual({ role: 'admin', keep: 1, v: 2 });
         // validate folded the queue into d.
         expect(await client.hexists(keys.session(a.id), 'q')).toBe(0);
@@ -584,11 +849,26 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
       it('with rotate marks every live session; rotate clears the mark and folds the queue', async () => {
         const user = newUser();
         const a = await login(user);
-        expect(await store.updateUser(user, { role: 'admin' }, true, T0 + 1, POLICY)).toBe(1);
-        const v = await store.validate(a.id, a.hash, T0 + 2, POLICY);
+        expect(
+          await store.updateUser({
+            userId: user,
+            patch: { role: 'admin' },
+            rotate: true,
+            now: T0 + 1,
+            policy: POLICY,
+          }),
+        ).toBe(1);
+        const v = await store.validate({ id: a.id, tokenHash: a.hash, now: T0 + 2, policy: POLICY });
         expect(v.ok && v.session.rotatePending).toBe(true);
         const next = newToken(a.id);
-        const rotated = await store.rotate(a.id, a.hash, next.hash, null, T0 + 3, POLICY);
+        const rotated = await store.rotate({
+          id: a.id,
+          tokenHash: a.hash,
+          newTokenHash: next.hash,
+          patch: null,
+          now: T0 + 3,
+          policy: POLICY,
+        });
         expect(rotated).toMatchObject({ rotatePending: false, data: { role: 'admin' } });
         const raw = await client.hgetall(keys.session(a.id));
         expect(raw.r).toBeUndefined();
@@ -605,13 +885,31 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
           fc.asyncProperty(json, json, json, json, async (d, q1, q2, p) => {
             const user = newUser();
             const s = await login(user, T0, normal(d));
-            await store.updateUser(user, normal(q1), false, T0 + 1, POLICY);
-            await store.updateUser(user, normal(q2), false, T0 + 1, POLICY);
+            await store.updateUser({
+              userId: user,
+              patch: normal(q1),
+              rotate: false,
+              now: T0 + 1,
+              policy: POLICY,
+            });
+            await store.updateUser({
+              userId: user,
+              patch: normal(q2),
+              rotate: false,
+              now: T0 + 1,
+              policy: POLICY,
+            });
             const expected = normal({ ...normal(d), ...normal(q1), ...normal(q2) });
             // JS merge of d + q (list), then the Lua merge (patch folds q and p into d).
-            const [listed] = await store.list(user, T0 + 2, POLICY);
+            const [listed] = await store.list({ userId: user, now: T0 + 2, policy: POLICY });
             expect(listed?.data).toEqual(expected);
-            const patched = await store.patch(s.id, s.hash, normal(p), T0 + 3, POLICY);
+            const patched = await store.patch({
+              id: s.id,
+              tokenHash: s.hash,
+              patch: normal(p),
+              now: T0 + 3,
+              policy: POLICY,
+            });
             expect(patched?.data).toEqual(normal({ ...expected, ...normal(p) }));
             const stored = await rawField(keys.session(s.id), 'd');
             expect(JSON.parse(stored ?? 'null')).toEqual(normal({ ...expected, ...normal(p) }));
@@ -627,19 +925,32 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         const a = await login(user, T0);
         const b = await login(user, T0 + 1);
         const c = await login(user, T0 + 2);
-        await store.validate(a.id, a.hash, T0 + 10, POLICY); // b is now the least recently active
+        await store.validate({ id: a.id, tokenHash: a.hash, now: T0 + 10, policy: POLICY }); // b is now the least recently active
         const d = newSession(user, T0 + 20);
-        const outcome = await store.create(d.session, evict, T0 + 20, POLICY);
+        const outcome = await store.create({
+          session: d.session,
+          limit: evict,
+          now: T0 + 20,
+          policy: POLICY,
+        });
         expect(outcome.ok && outcome.evicted.map((s) => s.id)).toEqual([b.id]);
         expect(await liveIds(user, T0 + 21)).toEqual([a.id, c.id, d.id].sort());
-        expect(await store.validate(b.id, b.hash, T0 + 21, POLICY)).toEqual({ ok: false, reason: 'evicted' });
+        expect(await store.validate({ id: b.id, tokenHash: b.hash, now: T0 + 21, policy: POLICY })).toEqual({
+          ok: false,
+          reason: 'evicted',
+        });
       });
 
       it('reject refuses and lists the live sessions, inserting nothing', async () => {
         const user = newUser();
         for (let n = 0; n < 3; n++) await login(user, T0 + n);
         const d = newSession(user, T0 + 10);
-        const outcome = await store.create(d.session, { max: 3, onLimit: 'reject' }, T0 + 10, POLICY);
+        const outcome = await store.create({
+          session: d.session,
+          limit: { max: 3, onLimit: 'reject' },
+          now: T0 + 10,
+          policy: POLICY,
+        });
         expect(outcome.ok).toBe(false);
         expect(!outcome.ok && outcome.active).toHaveLength(3);
         expect(await client.exists(keys.session(d.id))).toBe(0);
@@ -651,7 +962,12 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         for (let n = 0; n < 3; n++) await login(user, T0 + n);
         const later = T0 + POLICY.idleMs + 10;
         const next = newSession(user, later);
-        const outcome = await store.create(next.session, { max: 3, onLimit: 'reject' }, later, POLICY);
+        const outcome = await store.create({
+          session: next.session,
+          limit: { max: 3, onLimit: 'reject' },
+          now: later,
+          policy: POLICY,
+        });
         expect(outcome).toEqual({ ok: true, evicted: [] });
         expect(await client.zcard(keys.userIndex(user))).toBe(1);
         expect(await liveIds(user, later)).toEqual([next.id]);
@@ -662,7 +978,7 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         await login(user, T0);
         const later = T0 + POLICY.absoluteMs;
         const next = newSession(user, later);
-        await store.create(next.session, evict, later, POLICY);
+        await store.create({ session: next.session, limit: evict, now: later, policy: POLICY });
         expect(await indexIds(user)).toEqual([next.id]);
       });
 
@@ -671,7 +987,9 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
           const user = newUser();
           const attempts = Array.from({ length: 200 }, (_, n) => newSession(user, T0 + n));
           const outcomes = await Promise.all(
-            attempts.map((a, n) => store.create(a.session, { max: 3, onLimit }, T0 + n, POLICY)),
+            attempts.map((a, n) =>
+              store.create({ session: a.session, limit: { max: 3, onLimit }, now: T0 + n, policy: POLICY }),
+            ),
           );
           const live = await liveIds(user, T0 + 1000);
           expect(live).toHaveLength(3);
@@ -685,7 +1003,7 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
           }
           // Every attempt that is not live reads as ended or never existed.
           for (const a of attempts) {
-            const v = await store.validate(a.id, a.hash, T0 + 1000, POLICY);
+            const v = await store.validate({ id: a.id, tokenHash: a.hash, now: T0 + 1000, policy: POLICY });
             if (!live.includes(a.id)) expect(v.ok).toBe(false);
           }
         });
@@ -698,17 +1016,31 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         const big = { ...POLICY };
         for (let round = 0; round < 30; round++) {
           const s = newSession(user, T0 + round);
-          await store.create(s.session, { max: 1000, onLimit: 'evict-oldest' }, T0 + round, big);
+          await store.create({
+            session: s.session,
+            limit: { max: 1000, onLimit: 'evict-oldest' },
+            now: T0 + round,
+            policy: big,
+          });
           const killer =
             round % 2 === 0
-              ? store.revoke(user, s.id, 'revoked', T0 + round + 1, big)
-              : store.end(s.id, s.hash, 'logged_out', T0 + round + 1, big);
+              ? store.revoke({ userId: user, id: s.id, reason: 'revoked', now: T0 + round + 1, policy: big })
+              : store.logout({ id: s.id, tokenHash: s.hash, now: T0 + round + 1, policy: big });
           await Promise.all([
-            ...Array.from({ length: 5 }, () => store.validate(s.id, s.hash, T0 + round + 2, big)),
+            ...Array.from({ length: 5 }, () =>
+              store.validate({ id: s.id, tokenHash: s.hash, now: T0 + round + 2, policy: big }),
+            ),
             killer,
-            ...Array.from({ length: 5 }, () => store.validate(s.id, s.hash, T0 + round + 2, big)),
+            ...Array.from({ length: 5 }, () =>
+              store.validate({ id: s.id, tokenHash: s.hash, now: T0 + round + 2, policy: big }),
+            ),
           ]);
-          const after = await store.validate(s.id, s.hash, T0 + round + 3, big);
+          const after = await store.validate({
+            id: s.id,
+            tokenHash: s.hash,
+            now: T0 + round + 3,
+            policy: big,
+          });
           expect(after).toEqual({ ok: false, reason: round % 2 === 0 ? 'revoked' : 'logged_out' });
           expect(await client.hexists(keys.session(s.id), 'c')).toBe(0);
         }
@@ -720,14 +1052,20 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
       it('falls back to EVAL when the server lost its script cache (SCRIPT FLUSH)', async () => {
         const s = await login(newUser());
         await env.flushScripts();
-        expect((await store.validate(s.id, s.hash, T0 + 1, POLICY)).ok).toBe(true);
-        expect((await store.validate(s.id, s.hash, T0 + 2, POLICY)).ok).toBe(true);
+        expect((await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 1, policy: POLICY })).ok).toBe(
+          true,
+        );
+        expect((await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 2, policy: POLICY })).ok).toBe(
+          true,
+        );
       });
 
       it('a wrong-typed key surfaces as SessionStoreError, never as "no session"', async () => {
         const s = newSession(newUser());
         await client.set(keys.session(s.id), 'not a hash');
-        await expect(store.validate(s.id, s.hash, T0, POLICY)).rejects.toMatchObject({
+        await expect(
+          store.validate({ id: s.id, tokenHash: s.hash, now: T0, policy: POLICY }),
+        ).rejects.toMatchObject({
           name: 'SessionStoreError',
           code: 'STORE_UNAVAILABLE',
         });

@@ -55,7 +55,7 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
       (await h.query('SELECT * FROM tessera_sessions WHERE id = $1', [id]))[0];
     const create = async (userId: string, at: number, limit = roomy) => {
       const s = newSession(userId, at);
-      const outcome = await store.create(s.input, limit, at, policy);
+      const outcome = await store.create({ session: s.input, limit, now: at, policy });
       expect(outcome.ok).toBe(true);
       return s;
     };
@@ -83,7 +83,16 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
       const u = user();
       const s = await create(u, T0);
       const next = newToken(s.input.id);
-      expect(await store.rotate(s.input.id, s.hash, next.hash, null, T0 + 1, policy)).not.toBeNull();
+      expect(
+        await store.rotate({
+          id: s.input.id,
+          tokenHash: s.hash,
+          newTokenHash: next.hash,
+          patch: null,
+          now: T0 + 1,
+          policy,
+        }),
+      ).not.toBeNull();
       const dump = JSON.stringify(
         await h.query(
           `SELECT *, encode(token_hash, 'hex') AS th, encode(prev_token_hash, 'hex') AS ph
@@ -103,18 +112,18 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
 
     it('validate touches last_activity_at in place and never moves it backwards', async () => {
       const s = await create(user(), T0);
-      const v = await store.validate(s.input.id, s.hash, T0 + 5 * MINUTE, policy);
+      const v = await store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 5 * MINUTE, policy });
       expect(v.ok && v.session.lastActivityAt).toBe(T0 + 5 * MINUTE);
       expect(Number((await rowOf(s.input.id))?.last_activity_at)).toBe(T0 + 5 * MINUTE);
       // A request stamped by a server whose clock lags keeps the later activity.
-      const late = await store.validate(s.input.id, s.hash, T0 + 4 * MINUTE, policy);
+      const late = await store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 4 * MINUTE, policy });
       expect(late.ok && late.session.lastActivityAt).toBe(T0 + 5 * MINUTE);
     });
 
     it('a deadline miss writes the tombstone in the same statement, without touching', async () => {
       const s = await create(user(), T0);
       const at = T0 + policy.idleMs;
-      const v = await store.validate(s.input.id, s.hash, at, policy);
+      const v = await store.validate({ id: s.input.id, tokenHash: s.hash, now: at, policy });
       expect(v).toMatchObject({
         ok: false,
         reason: 'idle_timeout',
@@ -131,7 +140,9 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
       const s = await create(user(), T0);
       const at = T0 + policy.absoluteMs;
       const outcomes = await Promise.all(
-        Array.from({ length: 20 }, () => store.validate(s.input.id, s.hash, at, policy)),
+        Array.from({ length: 20 }, () =>
+          store.validate({ id: s.input.id, tokenHash: s.hash, now: at, policy }),
+        ),
       );
       expect(outcomes.filter((o) => !o.ok && o.ended).length).toBe(1);
       expect(outcomes.every((o) => !o.ok && o.reason === 'absolute_timeout')).toBe(true);
@@ -145,16 +156,22 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
         await create(u, T0 + 2),
         await create(u, T0 + 3),
       ];
-      await store.end(a.input.id, a.hash, 'logged_out', T0 + 10, policy);
-      await store.revoke(u, b.input.id, 'revoked', T0 + 10, policy);
-      await store.revokeAll(u, d.input.id, 'password_changed', T0 + 10, policy);
+      await store.logout({ id: a.input.id, tokenHash: a.hash, now: T0 + 10, policy });
+      await store.revoke({ userId: u, id: b.input.id, reason: 'revoked', now: T0 + 10, policy });
+      await store.revokeAll({
+        userId: u,
+        exceptId: d.input.id,
+        reason: 'password_changed',
+        now: T0 + 10,
+        policy,
+      });
       expect(
-        await store.create(
-          newSession(u, T0 + 11).input,
-          { max: 1, onLimit: 'evict-oldest' },
-          T0 + 11,
+        await store.create({
+          session: newSession(u, T0 + 11).input,
+          limit: { max: 1, onLimit: 'evict-oldest' },
+          now: T0 + 11,
           policy,
-        ),
+        }),
       ).toMatchObject({ ok: true, evicted: [{ id: d.input.id }] });
       const expected = [
         [a, 'logged_out'],
@@ -164,14 +181,31 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
       ] as const;
       for (const [s, reason] of expected) {
         const last = T0 + 10 + policy.tombstoneMs - 1;
-        expect(await store.validate(s.input.id, s.hash, last, policy)).toEqual({ ok: false, reason });
+        expect(await store.validate({ id: s.input.id, tokenHash: s.hash, now: last, policy })).toEqual({
+          ok: false,
+          reason,
+        });
       }
       // d was evicted at T0 + 11: its tombstone lasts 1 ms longer than the others.
-      expect(await store.validate(a.input.id, a.hash, T0 + 10 + policy.tombstoneMs, policy)).toEqual({
+      expect(
+        await store.validate({
+          id: a.input.id,
+          tokenHash: a.hash,
+          now: T0 + 10 + policy.tombstoneMs,
+          policy,
+        }),
+      ).toEqual({
         ok: false,
         reason: 'unknown',
       });
-      expect(await store.validate(d.input.id, d.hash, T0 + 10 + policy.tombstoneMs, policy)).toEqual({
+      expect(
+        await store.validate({
+          id: d.input.id,
+          tokenHash: d.hash,
+          now: T0 + 10 + policy.tombstoneMs,
+          policy,
+        }),
+      ).toEqual({
         ok: false,
         reason: 'evicted',
       });
@@ -181,15 +215,22 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
     it('the old token of a rotated session reads as rotated while it is open, unknown once ended', async () => {
       const s = await create(user(), T0);
       const next = newToken(s.input.id);
-      await store.rotate(s.input.id, s.hash, next.hash, null, T0 + 1, policy);
-      expect(await store.validate(s.input.id, s.hash, T0 + 2, policy)).toEqual({
+      await store.rotate({
+        id: s.input.id,
+        tokenHash: s.hash,
+        newTokenHash: next.hash,
+        patch: null,
+        now: T0 + 1,
+        policy,
+      });
+      expect(await store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 2, policy })).toEqual({
         ok: false,
         reason: 'rotated',
       });
       // A stale token never touches the session.
       expect(Number((await rowOf(s.input.id))?.last_activity_at)).toBe(T0 + 1);
-      await store.end(s.input.id, next.hash, 'logged_out', T0 + 3, policy);
-      expect(await store.validate(s.input.id, s.hash, T0 + 4, policy)).toEqual({
+      await store.logout({ id: s.input.id, tokenHash: next.hash, now: T0 + 3, policy });
+      expect(await store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 4, policy })).toEqual({
         ok: false,
         reason: 'unknown',
       });
@@ -200,7 +241,9 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
       const abs = await create(u, T0);
       // Keep `abs` active so that only its absolute deadline can pass.
       for (let at = T0 + 20 * MINUTE; at < T0 + policy.absoluteMs; at += 20 * MINUTE)
-        expect((await store.validate(abs.input.id, abs.hash, at, policy)).ok).toBe(true);
+        expect((await store.validate({ id: abs.input.id, tokenHash: abs.hash, now: at, policy })).ok).toBe(
+          true,
+        );
       const at = T0 + policy.absoluteMs; // exactly abs's absolute deadline...
       const idle = await create(u, at - policy.idleMs); // ...and exactly idle's idle deadline
       const live = await create(u, at - 1);
@@ -215,29 +258,34 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
       const base = T0 + 1_000 * MINUTE; // apart from the rows of the other tests
       const u = user();
       const ended = await create(u, base);
-      await store.end(ended.input.id, ended.hash, 'logged_out', base + MINUTE, policy);
+      await store.logout({ id: ended.input.id, tokenHash: ended.hash, now: base + MINUTE, policy });
       const idle = await create(u, base); // nearer deadline: base + idle
       const active = await create(u, base);
       for (let at = base + 20 * MINUTE; at < base + policy.absoluteMs; at += 20 * MINUTE)
-        await store.validate(active.input.id, active.hash, at, policy); // nearer deadline: base + absolute
+        await store.validate({ id: active.input.id, tokenHash: active.hash, now: at, policy }); // nearer deadline: base + absolute
 
       const ids = [ended, idle, active].map((s) => s.input.id);
       const remaining = async () =>
         (await h.query('SELECT id FROM tessera_sessions WHERE id = ANY($1::text[])', [ids])).map((r) => r.id);
       const tomb = policy.tombstoneMs;
       // The first sweep also clears what the earlier tests left (all of it older); none of these rows.
-      await store.sweep(base + MINUTE + tomb - 1, policy);
+      await store.sweep({ now: base + MINUTE + tomb - 1, policy });
       expect(await remaining()).toHaveLength(3);
-      expect(await store.sweep(base + MINUTE + tomb, policy)).toBe(1); // the logged-out tombstone
+      expect(await store.sweep({ now: base + MINUTE + tomb, policy })).toBe(1); // the logged-out tombstone
       expect(await remaining()).toEqual(expect.arrayContaining([idle.input.id, active.input.id]));
-      expect(await store.sweep(base + policy.idleMs + tomb - 1, policy)).toBe(0);
-      expect(await store.sweep(base + policy.idleMs + tomb, policy)).toBe(1);
+      expect(await store.sweep({ now: base + policy.idleMs + tomb - 1, policy })).toBe(0);
+      expect(await store.sweep({ now: base + policy.idleMs + tomb, policy })).toBe(1);
       expect(await remaining()).toEqual([active.input.id]);
-      expect(await store.sweep(base + policy.absoluteMs + tomb - 1, policy)).toBe(0);
-      expect(await store.sweep(base + policy.absoluteMs + tomb, policy)).toBe(1);
+      expect(await store.sweep({ now: base + policy.absoluteMs + tomb - 1, policy })).toBe(0);
+      expect(await store.sweep({ now: base + policy.absoluteMs + tomb, policy })).toBe(1);
       expect(await remaining()).toEqual([]);
       expect(
-        await store.validate(active.input.id, active.hash, base + policy.absoluteMs + tomb, policy),
+        await store.validate({
+          id: active.input.id,
+          tokenHash: active.hash,
+          now: base + policy.absoluteMs + tomb,
+          policy,
+        }),
       ).toEqual({
         ok: false,
         reason: 'unknown',
@@ -248,16 +296,30 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
       const dead = await h.deadStore();
       const s = newSession(user(), T0);
       const calls: Array<[string, () => Promise<unknown>]> = [
-        ['create', () => dead.create(s.input, roomy, T0, policy)],
-        ['validate', () => dead.validate(s.input.id, s.hash, T0, policy)],
-        ['rotate', () => dead.rotate(s.input.id, s.hash, s.hash, null, T0, policy)],
-        ['patch', () => dead.patch(s.input.id, s.hash, {}, T0, policy)],
-        ['end', () => dead.end(s.input.id, s.hash, 'logged_out', T0, policy)],
-        ['revoke', () => dead.revoke('u', s.input.id, 'revoked', T0, policy)],
-        ['revokeAll', () => dead.revokeAll('u', null, 'revoked', T0, policy)],
-        ['list', () => dead.list('u', T0, policy)],
-        ['updateUser', () => dead.updateUser('u', {}, false, T0, policy)],
-        ['sweep', () => dead.sweep(T0, policy)],
+        ['create', () => dead.create({ session: s.input, limit: roomy, now: T0, policy })],
+        ['validate', () => dead.validate({ id: s.input.id, tokenHash: s.hash, now: T0, policy })],
+        [
+          'rotate',
+          () =>
+            dead.rotate({
+              id: s.input.id,
+              tokenHash: s.hash,
+              newTokenHash: s.hash,
+              patch: null,
+              now: T0,
+              policy,
+            }),
+        ],
+        ['patch', () => dead.patch({ id: s.input.id, tokenHash: s.hash, patch: {}, now: T0, policy })],
+        ['logout', () => dead.logout({ id: s.input.id, tokenHash: s.hash, now: T0, policy })],
+        ['revoke', () => dead.revoke({ userId: 'u', id: s.input.id, reason: 'revoked', now: T0, policy })],
+        [
+          'revokeAll',
+          () => dead.revokeAll({ userId: 'u', exceptId: null, reason: 'revoked', now: T0, policy }),
+        ],
+        ['list', () => dead.list({ userId: 'u', now: T0, policy })],
+        ['updateUser', () => dead.updateUser({ userId: 'u', patch: {}, rotate: false, now: T0, policy })],
+        ['sweep', () => dead.sweep({ now: T0, policy })],
         ['migrate', () => dead.migrate()],
       ];
       for (const [op, call] of calls) {

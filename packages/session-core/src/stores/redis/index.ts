@@ -54,13 +54,12 @@ import { SessionConfigError, SessionError, storeFailure } from '../../errors.js'
 import type {
   CreateOutcome,
   EndReason,
-  NewSession,
   SessionData,
-  SessionLimit,
   SessionStore,
   StoredSession,
   StoreMiss,
   StorePolicy,
+  TokenCall,
   ValidateOutcome,
 } from '../../store.js';
 import { isSessionId, prefixedSessionId } from '../../tokens.js';
@@ -89,7 +88,7 @@ export interface RedisStoreOptions {
   /**
    * Redis replicates asynchronously: without this, a revoke acknowledged just before the master dies
    * can be missing on the replica promoted in its place, and the revoked session works again. With it,
-   * every write that ends a session or replaces its token (end, revoke, revokeAll, rotate, updateUser,
+   * every write that ends a session or replaces its token (logout, revoke, revokeAll, rotate, updateUser,
    * and create when it evicts) is followed by `WAIT replicas timeoutMs` on the same connection and is
    * acknowledged only once that many replicas hold it; otherwise the call fails (SessionStoreError),
    * since the change may not survive a failover (./replica-wait.ts). Set `replicas` to at most the
@@ -109,7 +108,7 @@ export interface RedisKeys {
   userIndex(userId: string): string;
 }
 
-export const DEFAULT_PREFIX = 'tessera:';
+const DEFAULT_PREFIX = 'tessera:';
 
 export function redisKeys(options: { prefix?: string; tagSecret: Uint8Array }): RedisKeys {
   const prefix = options?.prefix ?? DEFAULT_PREFIX;
@@ -151,7 +150,7 @@ const SCRIPTS = {
   create: script(new URL('./lua/create.lua', import.meta.url)),
   rotate: script(new URL('./lua/rotate.lua', import.meta.url)),
   patch: script(new URL('./lua/patch.lua', import.meta.url)),
-  end: script(new URL('./lua/end.lua', import.meta.url)),
+  logout: script(new URL('./lua/logout.lua', import.meta.url)),
   revoke: script(new URL('./lua/revoke.lua', import.meta.url)),
   revokeAll: script(new URL('./lua/revoke-all.lua', import.meta.url)),
   list: script(new URL('./lua/list.lua', import.meta.url)),
@@ -244,7 +243,7 @@ function missReason(v: unknown): StoreMiss {
 
 /** The Redis store makes its session ids itself: they carry the user's shard tag. */
 export interface RedisSessionStore extends SessionStore {
-  newSessionId(userId: string): string;
+  newSessionId(input: { userId: string }): string;
 }
 
 /**
@@ -316,17 +315,15 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
   return {
     name: 'redis',
 
-    newSessionId: (userId: string) => prefixedSessionId(keys.tag(userId)),
+    newSessionId: ({ userId }) => prefixedSessionId(keys.tag(userId)),
 
-    create(
-      session: NewSession,
-      limit: SessionLimit,
-      now: number,
-      policy: StorePolicy,
-    ): Promise<CreateOutcome> {
+    create({ session, limit, now, policy }): Promise<CreateOutcome> {
       return guard('create', async () => {
         if (!sameShard(session.userId, session.id)) {
-          throw new SessionError('INVALID_ARGUMENT', 'session id must come from store.newSessionId(userId)');
+          throw new SessionError(
+            'INVALID_ARGUMENT',
+            'session id must come from store.newSessionId({ userId })',
+          );
         }
         const fields: Arg[] = [
           'h',
@@ -365,18 +362,14 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
     },
 
     // The hot path: one async frame, no closures, a 7-element reply.
-    async validate(
-      id: string,
-      tokenHash: Uint8Array,
-      now: number,
-      policy: StorePolicy,
-    ): Promise<ValidateOutcome> {
+    async validate(input: TokenCall): Promise<ValidateOutcome> {
+      const { id, now } = input;
       if (!isSessionId(id)) return { ok: false, reason: 'unknown' };
       try {
         // EVALSHA with its arguments in place (no argument array, no spread, no closure per call).
         const key = keys.session(id);
-        const ctx = contextOf(policy);
-        const hash = hashText(tokenHash);
+        const ctx = contextOf(input.policy);
+        const hash = hashText(input.tokenHash);
         let r: unknown;
         try {
           r = await client.evalsha(VALIDATE_SHA, 1, key, ctx, now, hash);
@@ -409,7 +402,7 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
       }
     },
 
-    rotate(id, oldHash, newHash, dataPatch, now, policy) {
+    rotate({ id, tokenHash, newTokenHash, patch, now, policy }) {
       return guard('rotate', async () => {
         if (!isSessionId(id)) return null;
         const r = await runDurable(
@@ -418,9 +411,9 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
           [
             keys.session(id),
             ...common(now, policy),
-            hashText(oldHash),
-            hashText(newHash),
-            dataPatch ? JSON.stringify(dataPatch) : '',
+            hashText(tokenHash),
+            hashText(newTokenHash),
+            patch ? JSON.stringify(patch) : '',
           ],
           ended,
         );
@@ -440,7 +433,7 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
       });
     },
 
-    patch(id, tokenHash, patch, now, policy) {
+    patch({ id, tokenHash, patch, now, policy }) {
       return guard('patch', async () => {
         if (!isSessionId(id)) return null;
         const r = await run(SCRIPTS.patch, 1, [
@@ -455,13 +448,13 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
       });
     },
 
-    end(id, tokenHash, reason, now, policy) {
-      return guard('end', async () => {
+    logout({ id, tokenHash, now, policy }) {
+      return guard('logout', async () => {
         if (!isSessionId(id)) return null;
         const r = await runDurable(
-          SCRIPTS.end,
+          SCRIPTS.logout,
           1,
-          [keys.session(id), ...common(now, policy), hashText(tokenHash), reason],
+          [keys.session(id), ...common(now, policy), hashText(tokenHash), 'logged_out'],
           ended,
         );
         if (r === null) return null;
@@ -470,7 +463,7 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
       });
     },
 
-    revoke(userId, id, reason, now, policy) {
+    revoke({ userId, id, reason, now, policy }) {
       return guard('revoke', async () => {
         // An id from another user's shard can't be theirs (and would be a cross-slot call on Cluster).
         if (!sameShard(userId, id)) return null;
@@ -486,7 +479,7 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
       });
     },
 
-    revokeAll(userId, exceptId, reason, now, policy) {
+    revokeAll({ userId, exceptId, reason, now, policy }) {
       return guard('revokeAll', async () => {
         const r = await runDurable(
           SCRIPTS.revokeAll,
@@ -498,14 +491,14 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
       });
     },
 
-    list(userId, now, policy) {
+    list({ userId, now, policy }) {
       return guard('list', async () => {
         const r = await run(SCRIPTS.list, 1, [keys.userIndex(userId), ...common(now, policy)]);
         return sessionsFrom(r, 0);
       });
     },
 
-    updateUser(userId, patch, rotate, now, policy) {
+    updateUser({ userId, patch, rotate, now, policy }) {
       return guard('updateUser', async () => {
         const json = JSON.stringify(patch);
         const r = await runDurable(

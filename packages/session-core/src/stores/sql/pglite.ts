@@ -1,4 +1,5 @@
 import type { PGliteInterface, Transaction } from '@electric-sql/pglite';
+import { DEFAULT_TABLE, sessionTable } from './schema.js';
 import {
   createSqlStore,
   migrateSql,
@@ -7,6 +8,7 @@ import {
   type SqlSessionStore,
 } from './sql-store.js';
 
+export { migrationSql } from './schema.js';
 export type { SqlSessionStore } from './sql-store.js';
 
 /** What the store needs of a PGlite instance (`new PGlite(dataDir)` or `await PGlite.create(...)`). */
@@ -15,12 +17,18 @@ export type PGliteLike = Pick<PGliteInterface, 'query' | 'exec' | 'transaction'>
 export interface PgliteStoreOptions {
   /**
    * A PGlite you own: the store never opens or closes it. Open it with a data directory to keep
-   * sessions across restarts (`new PGlite('./.data/sessions')`); without one it lives in memory.
+   * sessions across restarts; without one it lives in memory. PGlite creates only the last folder of
+   * the path, so make the others first: `mkdirSync(dir, { recursive: true })`.
    */
   db: PGliteLike;
   /**
+   * The sessions table: a lower-case identifier, optionally schema-qualified (the schema must exist).
+   * Default `'tessera_sessions'`.
+   */
+  table?: string;
+  /**
    * Create the table on first use, so the embedded store needs no setup step. Default `true`; set
-   * `false` if you run `migrate()` (or the SQL file) yourself.
+   * `false` if you run `migrate()` (or apply `migrationSql()`) yourself.
    */
   autoMigrate?: boolean;
 }
@@ -30,17 +38,19 @@ export interface PgliteStoreOptions {
  * statements as `postgresStore`, with no server to run. PGlite runs one statement at a time, so it
  * suits a single process; share the data directory with nothing else.
  * @example
- * const db = await PGlite.create('./.data/sessions');
- * const store = pgliteStore({ db });
+ * const dir = './.data/sessions';
+ * mkdirSync(dir, { recursive: true }); // PGlite creates only the last folder
+ * const store = pgliteStore({ db: await PGlite.create(dir) });
  */
 export function pgliteStore(options: PgliteStoreOptions): SqlSessionStore {
+  const table = sessionTable(options.table ?? DEFAULT_TABLE);
   const raw = pgliteExecutor(options.db);
-  if (options.autoMigrate === false) return createSqlStore({ name: 'pglite', db: raw });
+  if (options.autoMigrate === false) return createSqlStore({ name: 'pglite', db: raw, table });
 
   let ready: Promise<void> | null = null;
   const ensureSchema = (): Promise<void> => {
     // Memoized; a failed attempt (e.g. the database was closed) is retried by the next call.
-    ready ??= migrateSql(raw).catch((error: unknown) => {
+    ready ??= migrateSql(raw, table).catch((error: unknown) => {
       ready = null;
       throw error;
     });
@@ -60,12 +70,12 @@ export function pgliteStore(options: PgliteStoreOptions): SqlSessionStore {
       return raw.transaction(fn);
     },
   };
-  return createSqlStore({ name: 'pglite', db, migrate: ensureSchema });
+  return createSqlStore({ name: 'pglite', db, table, migrate: ensureSchema });
 }
 
-/** Creates the sessions table and index if missing (idempotent). */
-export async function migrate(db: PGliteLike): Promise<void> {
-  await pgliteStore({ db, autoMigrate: false }).migrate();
+/** Creates the sessions table and its index if missing (idempotent); `table` as in `pgliteStore`. */
+export async function migrate(db: PGliteLike, options: { table?: string } = {}): Promise<void> {
+  await pgliteStore({ db, ...options, autoMigrate: false }).migrate();
 }
 
 function queryable(db: PGliteLike | Transaction): SqlQueryable {

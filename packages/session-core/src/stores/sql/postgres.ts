@@ -1,5 +1,7 @@
+import { DEFAULT_TABLE, sessionTable } from './schema.js';
 import { createSqlStore, type SqlExecutor, type SqlQueryable, type SqlSessionStore } from './sql-store.js';
 
+export { migrationSql } from './schema.js';
 export type { SqlSessionStore } from './sql-store.js';
 
 /** What the store needs of a `pg` client: a `pg.Pool`, a `pg.PoolClient` or anything shaped alike. */
@@ -19,25 +21,36 @@ export interface PostgresStoreOptions {
    * @example postgresStore({ pool: new pg.Pool({ connectionString, connectionTimeoutMillis: 2000 }) })
    */
   pool: PgPoolLike;
+  /**
+   * The sessions table: a lower-case identifier, optionally schema-qualified (the schema must exist).
+   * Default `'tessera_sessions'`.
+   * @example postgresStore({ pool, table: 'auth.sessions' })
+   */
+  table?: string;
 }
 
 /**
- * Sessions in a PostgreSQL table (`tessera_sessions`, see `migrations/001_sessions.sql`). Validation
- * is one `UPDATE ... RETURNING` round trip; creation is one transaction serialized per user. Call
- * `migrate()` once at boot (or run the SQL file with your own migration tool) and `sweep()`
- * periodically to delete old rows.
+ * Sessions in a PostgreSQL table (`tessera_sessions` unless `table` says otherwise; its SQL:
+ * `migrationSql()`). Validation is one `UPDATE ... RETURNING` round trip; creation is one transaction
+ * serialized per user. Call `migrate()` once at boot (or apply `migrationSql({ table })` with your own
+ * migration tool) and the manager's `sweep()` periodically to delete old rows.
  * @example
  * const store = postgresStore({ pool });
  * await store.migrate();
- * setInterval(() => void store.sweep(Date.now(), policy), 3_600_000).unref();
+ * const sessions = createSessionManager({ store });
+ * setInterval(() => sessions.sweep().catch(console.error), 10 * 60_000).unref();
  */
 export function postgresStore(options: PostgresStoreOptions): SqlSessionStore {
-  return createSqlStore({ name: 'postgres', db: pgExecutor(options.pool) });
+  const table = sessionTable(options.table ?? DEFAULT_TABLE);
+  return createSqlStore({ name: 'postgres', db: pgExecutor(options.pool), table });
 }
 
-/** Creates the sessions table and index if missing (idempotent, safe under concurrent boots). */
-export async function migrate(pool: PgPoolLike): Promise<void> {
-  await postgresStore({ pool }).migrate();
+/**
+ * Creates the sessions table and its index if missing (idempotent, safe under concurrent boots).
+ * `pool`: a `pg.Pool` (or anything with `query` and `connect`); `table` as in `postgresStore`.
+ */
+export async function migrate(pool: PgPoolLike, options: { table?: string } = {}): Promise<void> {
+  await postgresStore({ pool, ...options }).migrate();
 }
 
 function queryable(client: PgQueryable): SqlQueryable {

@@ -1,16 +1,15 @@
-import { readFileSync } from 'node:fs';
 import { storeFailure } from '../../errors.js';
 import type {
   CreateOutcome,
   EndReason,
-  NewSession,
   SessionData,
-  SessionLimit,
   SessionStore,
+  StoreCall,
   StoredSession,
   StorePolicy,
   ValidateOutcome,
 } from '../../store.js';
+import { migrationSql, type SessionTable } from './schema.js';
 
 /**
  * The SQL session store, shared by PostgreSQL (`pg`) and PGlite: same schema, same statements. The
@@ -50,28 +49,18 @@ export interface SqlSessionStore extends SessionStore {
   migrate(): Promise<void>;
   /**
    * Deletes tombstones older than `tombstoneMs` and open rows whose nearer deadline lies more than
-   * `tombstoneMs` in the past. Returns how many rows were deleted. Run it periodically (e.g. hourly):
-   * nothing else removes rows, but correctness never depends on it.
+   * `tombstoneMs` in the past. Returns how many rows were deleted. The manager's `sweep()` calls it
+   * with its clock and policy: run that periodically (e.g. every few minutes). Nothing else removes
+   * rows, but correctness never depends on it.
    */
-  sweep(now: number, policy: StorePolicy): Promise<number>;
-}
-
-const MIGRATIONS = ['001_sessions.sql'] as const;
-let migrationSql: string | null = null;
-
-/** The migration scripts, read at run time (the build copies `migrations/` next to the .js). */
-function loadMigrations(): string {
-  migrationSql ??= MIGRATIONS.map((file) =>
-    readFileSync(new URL(`./migrations/${file}`, import.meta.url), 'utf8'),
-  ).join('\n');
-  return migrationSql;
+  sweep(input: StoreCall): Promise<number>;
 }
 
 /** Applies the schema, holding an advisory lock so that instances booting together don't race. */
-export async function migrateSql(db: SqlExecutor): Promise<void> {
-  const sql = loadMigrations();
+export async function migrateSql(db: SqlExecutor, table: SessionTable): Promise<void> {
+  const sql = migrationSql({ table: table.qualified });
   await db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', ['tessera_sessions:migrate']);
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${table.qualified}:migrate`]);
     await tx.script(sql);
   });
 }
@@ -88,18 +77,20 @@ function live(now: string, idle: string, abs: string): string {
   return `(ended_reason IS NULL AND ${now}::bigint < created_at + ${abs}::bigint AND ${now}::bigint < last_activity_at + ${idle}::bigint)`;
 }
 
-/**
- * validate: ONE statement. $1 id, $2 token hash, $3 now, $4 idleMs, $5 absoluteMs.
- * - matches the current token or the previous one (-> 'rotated' while open, nothing changes);
- * - current token and live: touch (never backwards, in case server clocks disagree);
- * - current token and a deadline passed: tombstone with the policy's reason (absolute wins);
- * - already ended: left as it is (an UPDATE here never clears ended_reason, so a touch racing a
- *   revoke can't revive it: the revoke's row version is rechecked under the row lock).
- * The `prior` sub-select locks the row first and reads its state just before this statement (a plain
- * RETURNING sees only the new values), which tells whether *this* call ended the session.
- */
-const VALIDATE = `
-UPDATE tessera_sessions AS s SET
+/** Every statement, for one table (a validated identifier: see ./schema.ts). */
+function statements(t: string) {
+  /**
+   * validate: ONE statement. $1 id, $2 token hash, $3 now, $4 idleMs, $5 absoluteMs.
+   * - matches the current token or the previous one (-> 'rotated' while open, nothing changes);
+   * - current token and live: touch (never backwards, in case server clocks disagree);
+   * - current token and a deadline passed: tombstone with the policy's reason (absolute wins);
+   * - already ended: left as it is (an UPDATE here never clears ended_reason, so a touch racing a
+   *   revoke can't revive it: the revoke's row version is rechecked under the row lock).
+   * The `prior` sub-select locks the row first and reads its state just before this statement (a plain
+   * RETURNING sees only the new values), which tells whether *this* call ended the session.
+   */
+  const VALIDATE = `
+UPDATE ${t} AS s SET
   last_activity_at = CASE
     WHEN s.token_hash = $2 AND s.ended_reason IS NULL
      AND $3::bigint < s.created_at + $5::bigint AND $3::bigint < s.last_activity_at + $4::bigint
@@ -114,46 +105,46 @@ UPDATE tessera_sessions AS s SET
     WHEN s.token_hash <> $2 OR s.ended_reason IS NOT NULL THEN s.ended_at
     WHEN $3::bigint >= s.created_at + $5::bigint OR $3::bigint >= s.last_activity_at + $4::bigint THEN $3::bigint
     ELSE NULL END
-FROM (SELECT id, ended_reason FROM tessera_sessions WHERE id = $1 FOR NO KEY UPDATE) AS prior
+FROM (SELECT id, ended_reason FROM ${t} WHERE id = $1 FOR NO KEY UPDATE) AS prior
 WHERE s.id = $1 AND prior.id = s.id AND (s.token_hash = $2 OR s.prev_token_hash = $2)
 RETURNING s.id, s.user_id, s.data, s.created_at, s.last_activity_at, s.user_agent, s.ip, s.rotate_pending,
   s.ended_reason, s.ended_at, s.token_hash = $2 AS current_token, prior.ended_reason IS NULL AS was_open`;
 
-/** create, step 1: serialize all creates of one user ($1) until commit. */
-const LOCK_USER = `SELECT pg_advisory_xact_lock(hashtextextended('tessera_sessions:user:' || $1::text, 0))`;
+  /** create, step 1: serialize all creates of one user ($1) until commit. */
+  const LOCK_USER = `SELECT pg_advisory_xact_lock(hashtextextended('${t}:user:' || $1::text, 0))`;
 
-/**
- * create, step 2: tombstone the user's dead rows and return the live ones, least recently active
- * first. $1 user, $2 now, $3 idleMs, $4 absoluteMs. Both parts read the same snapshot, so the SELECT
- * filters by the policy itself rather than by the UPDATE's result.
- */
-const PRUNE_AND_LIST_LIVE = `
+  /**
+   * create, step 2: tombstone the user's dead rows and return the live ones, least recently active
+   * first. $1 user, $2 now, $3 idleMs, $4 absoluteMs. Both parts read the same snapshot, so the SELECT
+   * filters by the policy itself rather than by the UPDATE's result.
+   */
+  const PRUNE_AND_LIST_LIVE = `
 WITH pruned AS (
-  UPDATE tessera_sessions SET
+  UPDATE ${t} SET
     ended_reason = CASE WHEN $2::bigint >= created_at + $4::bigint THEN 'absolute_timeout' ELSE 'idle_timeout' END,
     ended_at = $2::bigint
   WHERE user_id = $1 AND ended_reason IS NULL
     AND ($2::bigint >= created_at + $4::bigint OR $2::bigint >= last_activity_at + $3::bigint)
   RETURNING id
 )
-SELECT ${COLUMNS} FROM tessera_sessions
+SELECT ${COLUMNS} FROM ${t}
 WHERE user_id = $1 AND ${live('$2', '$3', '$4')}
 ORDER BY last_activity_at, created_at, id`;
 
-/** create, step 3 (evict-oldest at the limit): end these live sessions. $1 ids, $2 now. */
-const EVICT = `
-UPDATE tessera_sessions SET ended_reason = 'evicted', ended_at = $2::bigint
+  /** create, step 3 (evict-oldest at the limit): end these live sessions. $1 ids, $2 now. */
+  const EVICT = `
+UPDATE ${t} SET ended_reason = 'evicted', ended_at = $2::bigint
 WHERE id = ANY($1::text[]) AND ended_reason IS NULL
 RETURNING ${COLUMNS}`;
 
-/** create, step 4. $5 createdAt, $8 now (its first activity). */
-const INSERT = `
-INSERT INTO tessera_sessions (id, user_id, token_hash, data, created_at, last_activity_at, user_agent, ip)
+  /** create, step 4. $5 createdAt, $8 now (its first activity). */
+  const INSERT = `
+INSERT INTO ${t} (id, user_id, token_hash, data, created_at, last_activity_at, user_agent, ip)
 VALUES ($1, $2, $3, $4::text::jsonb, $5::bigint, $8::bigint, $6, $7)`;
 
-/** $1 id, $2 old hash, $3 new hash, $4 data patch (JSON text or NULL), $5 now, $6 idle, $7 abs. */
-const ROTATE = `
-UPDATE tessera_sessions SET
+  /** $1 id, $2 old hash, $3 new hash, $4 data patch (JSON text or NULL), $5 now, $6 idle, $7 abs. */
+  const ROTATE = `
+UPDATE ${t} SET
   token_hash = $3, prev_token_hash = token_hash,
   last_activity_at = GREATEST(last_activity_at, $5::bigint),
   data = CASE WHEN $4::text IS NULL THEN data ELSE data || $4::text::jsonb END,
@@ -161,57 +152,75 @@ UPDATE tessera_sessions SET
 WHERE id = $1 AND token_hash = $2 AND ${live('$5', '$6', '$7')}
 RETURNING ${COLUMNS}`;
 
-/** $1 id, $2 hash, $3 patch JSON, $4 now, $5 idle, $6 abs. Shallow merge (jsonb `||`). */
-const PATCH = `
-UPDATE tessera_sessions SET data = data || $3::text::jsonb
+  /** $1 id, $2 hash, $3 patch JSON, $4 now, $5 idle, $6 abs. Shallow merge (jsonb `||`). */
+  const PATCH = `
+UPDATE ${t} SET data = data || $3::text::jsonb
 WHERE id = $1 AND token_hash = $2 AND ${live('$4', '$5', '$6')}
 RETURNING ${COLUMNS}`;
 
-/**
- * $1 id, $2 hash, $3 reason, $4 now, $5 idle, $6 abs. The token a rotation just replaced ends the
- * session too: a logout that raced a rotation must end it whichever cookie the browser keeps.
- */
-const END = `
-UPDATE tessera_sessions SET ended_reason = $3::text, ended_at = $4::bigint
+  /**
+   * logout. $1 id, $2 hash, $3 reason ('logged_out'), $4 now, $5 idle, $6 abs. The token a rotation just
+   * replaced ends the session too: a logout that raced a rotation must end it whichever cookie the
+   * browser keeps.
+   */
+  const LOGOUT = `
+UPDATE ${t} SET ended_reason = $3::text, ended_at = $4::bigint
 WHERE id = $1 AND (token_hash = $2 OR prev_token_hash = $2) AND ${live('$4', '$5', '$6')}
 RETURNING ${COLUMNS}`;
 
-/** $1 user, $2 id, $3 reason, $4 now, $5 idle, $6 abs. The user_id test stops cross-user revokes. */
-const REVOKE = `
-UPDATE tessera_sessions SET ended_reason = $3::text, ended_at = $4::bigint
+  /** $1 user, $2 id, $3 reason, $4 now, $5 idle, $6 abs. The user_id test stops cross-user revokes. */
+  const REVOKE = `
+UPDATE ${t} SET ended_reason = $3::text, ended_at = $4::bigint
 WHERE id = $2 AND user_id = $1 AND ${live('$4', '$5', '$6')}
 RETURNING ${COLUMNS}`;
 
-/** $1 user, $2 except id (or NULL), $3 reason, $4 now, $5 idle, $6 abs. */
-const REVOKE_ALL = `
-UPDATE tessera_sessions SET ended_reason = $3::text, ended_at = $4::bigint
+  /** $1 user, $2 except id (or NULL), $3 reason, $4 now, $5 idle, $6 abs. */
+  const REVOKE_ALL = `
+UPDATE ${t} SET ended_reason = $3::text, ended_at = $4::bigint
 WHERE user_id = $1 AND id IS DISTINCT FROM $2::text AND ${live('$4', '$5', '$6')}
 RETURNING ${COLUMNS}`;
 
-/** $1 user, $2 now, $3 idle, $4 abs. */
-const LIST = `
-SELECT ${COLUMNS} FROM tessera_sessions
+  /** $1 user, $2 now, $3 idle, $4 abs. */
+  const LIST = `
+SELECT ${COLUMNS} FROM ${t}
 WHERE user_id = $1 AND ${live('$2', '$3', '$4')}
 ORDER BY created_at, id`;
 
-/** $1 user, $2 patch JSON, $3 rotate, $4 now, $5 idle, $6 abs. */
-const UPDATE_USER = `
-UPDATE tessera_sessions SET data = data || $2::text::jsonb, rotate_pending = rotate_pending OR $3::boolean
+  /** $1 user, $2 patch JSON, $3 rotate, $4 now, $5 idle, $6 abs. */
+  const UPDATE_USER = `
+UPDATE ${t} SET data = data || $2::text::jsonb, rotate_pending = rotate_pending OR $3::boolean
 WHERE user_id = $1 AND ${live('$4', '$5', '$6')}
 RETURNING id`;
 
-/**
- * $1 now, $2 idle, $3 abs, $4 tombstoneMs. A tombstone goes `tombstoneMs` after it ended; an open
- * row `tombstoneMs` after its nearer deadline (the same retention the Redis store gets from TTLs).
- */
-const SWEEP = `
+  /**
+   * $1 now, $2 idle, $3 abs, $4 tombstoneMs. A tombstone goes `tombstoneMs` after it ended; an open
+   * row `tombstoneMs` after its nearer deadline (the same retention the Redis store gets from TTLs).
+   */
+  const SWEEP = `
 WITH gone AS (
-  DELETE FROM tessera_sessions
+  DELETE FROM ${t}
   WHERE CASE WHEN ended_reason IS NOT NULL THEN ended_at + $4::bigint <= $1::bigint
              ELSE LEAST(last_activity_at + $2::bigint, created_at + $3::bigint) + $4::bigint <= $1::bigint END
   RETURNING 1
 )
 SELECT count(*)::int AS deleted FROM gone`;
+
+  return {
+    VALIDATE,
+    LOCK_USER,
+    PRUNE_AND_LIST_LIVE,
+    EVICT,
+    INSERT,
+    ROTATE,
+    PATCH,
+    LOGOUT,
+    REVOKE,
+    REVOKE_ALL,
+    LIST,
+    UPDATE_USER,
+    SWEEP,
+  };
+}
 
 // -- rows -----------------------------------------------------------------------------------------
 
@@ -274,12 +283,15 @@ export interface SqlStoreOptions {
   /** Names the store in error messages ("postgres", "pglite"). */
   name: string;
   db: SqlExecutor;
-  /** How `migrate()` runs; defaults to `migrateSql(db)`. */
+  /** The validated table (./schema.ts). */
+  table: SessionTable;
+  /** How `migrate()` runs; defaults to `migrateSql(db, table)`. */
   migrate?: () => Promise<void>;
 }
 
 export function createSqlStore(options: SqlStoreOptions): SqlSessionStore {
-  const { name, db } = options;
+  const { name, db, table } = options;
+  const sql = statements(table.qualified);
 
   /** Every driver error surfaces as SessionStoreError (fail closed), never as "no session". */
   async function run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -290,21 +302,21 @@ export function createSqlStore(options: SqlStoreOptions): SqlSessionStore {
     }
   }
 
-  async function one(sql: string, params: readonly unknown[]): Promise<StoredSession | null> {
-    const [row] = await db.query(sql, params);
+  async function one(statement: string, params: readonly unknown[]): Promise<StoredSession | null> {
+    const [row] = await db.query(statement, params);
     return row === undefined ? null : toSession(row);
   }
 
   return {
     name,
 
-    migrate: () => run('migrate', options.migrate ?? (() => migrateSql(db))),
+    migrate: () => run('migrate', options.migrate ?? (() => migrateSql(db, table))),
 
-    create: (session: NewSession, limit: SessionLimit, now: number, policy: StorePolicy) =>
+    create: ({ session, limit, now, policy }) =>
       run('create', () =>
         db.transaction(async (tx): Promise<CreateOutcome> => {
-          await tx.query(LOCK_USER, [session.userId]);
-          const rows = await tx.query(PRUNE_AND_LIST_LIVE, [
+          await tx.query(sql.LOCK_USER, [session.userId]);
+          const rows = await tx.query(sql.PRUNE_AND_LIST_LIVE, [
             session.userId,
             now,
             policy.idleMs,
@@ -317,10 +329,10 @@ export function createSqlStore(options: SqlStoreOptions): SqlSessionStore {
             if (limit.onLimit === 'reject') return { ok: false, active: active.sort(byCreatedAt) };
             // `active` is least recently active first: those are the ones to go.
             const ids = active.slice(0, excess).map((s) => s.id);
-            evicted = (await tx.query(EVICT, [ids, now])).map(toSession);
+            evicted = (await tx.query(sql.EVICT, [ids, now])).map(toSession);
             evicted.sort((a, b) => a.lastActivityAt - b.lastActivityAt || byCreatedAt(a, b));
           }
-          await tx.query(INSERT, [
+          await tx.query(sql.INSERT, [
             session.id,
             session.userId,
             session.tokenHash,
@@ -334,37 +346,39 @@ export function createSqlStore(options: SqlStoreOptions): SqlSessionStore {
         }),
       ),
 
-    validate: (id, tokenHash, now, policy) =>
+    validate: ({ id, tokenHash, now, policy }) =>
       run('validate', async () => {
-        const [row] = await db.query(VALIDATE, [id, tokenHash, now, policy.idleMs, policy.absoluteMs]);
+        const [row] = await db.query(sql.VALIDATE, [id, tokenHash, now, policy.idleMs, policy.absoluteMs]);
         return validateOutcome(row, now, policy);
       }),
 
-    rotate: (id, oldHash, newHash, dataPatch, now, policy) =>
+    rotate: ({ id, tokenHash, newTokenHash, patch, now, policy }) =>
       run('rotate', () =>
-        one(ROTATE, [
+        one(sql.ROTATE, [
           id,
-          oldHash,
-          newHash,
-          dataPatch === null ? null : json(dataPatch),
+          tokenHash,
+          newTokenHash,
+          patch === null ? null : json(patch),
           now,
           policy.idleMs,
           policy.absoluteMs,
         ]),
       ),
 
-    patch: (id, tokenHash, patch, now, policy) =>
-      run('patch', () => one(PATCH, [id, tokenHash, json(patch), now, policy.idleMs, policy.absoluteMs])),
+    patch: ({ id, tokenHash, patch, now, policy }) =>
+      run('patch', () => one(sql.PATCH, [id, tokenHash, json(patch), now, policy.idleMs, policy.absoluteMs])),
 
-    end: (id, tokenHash, reason, now, policy) =>
-      run('end', () => one(END, [id, tokenHash, reason, now, policy.idleMs, policy.absoluteMs])),
+    logout: ({ id, tokenHash, now, policy }) =>
+      run('logout', () =>
+        one(sql.LOGOUT, [id, tokenHash, 'logged_out', now, policy.idleMs, policy.absoluteMs]),
+      ),
 
-    revoke: (userId, id, reason, now, policy) =>
-      run('revoke', () => one(REVOKE, [userId, id, reason, now, policy.idleMs, policy.absoluteMs])),
+    revoke: ({ userId, id, reason, now, policy }) =>
+      run('revoke', () => one(sql.REVOKE, [userId, id, reason, now, policy.idleMs, policy.absoluteMs])),
 
-    revokeAll: (userId, exceptId, reason, now, policy) =>
+    revokeAll: ({ userId, exceptId, reason, now, policy }) =>
       run('revokeAll', async () => {
-        const rows = await db.query(REVOKE_ALL, [
+        const rows = await db.query(sql.REVOKE_ALL, [
           userId,
           exceptId,
           reason,
@@ -375,15 +389,15 @@ export function createSqlStore(options: SqlStoreOptions): SqlSessionStore {
         return rows.map(toSession).sort(byCreatedAt);
       }),
 
-    list: (userId, now, policy) =>
+    list: ({ userId, now, policy }) =>
       run('list', async () => {
-        const rows = await db.query(LIST, [userId, now, policy.idleMs, policy.absoluteMs]);
+        const rows = await db.query(sql.LIST, [userId, now, policy.idleMs, policy.absoluteMs]);
         return rows.map(toSession);
       }),
 
-    updateUser: (userId, patch, rotate, now, policy) =>
+    updateUser: ({ userId, patch, rotate, now, policy }) =>
       run('updateUser', async () => {
-        const rows = await db.query(UPDATE_USER, [
+        const rows = await db.query(sql.UPDATE_USER, [
           userId,
           json(patch),
           rotate,
@@ -394,9 +408,9 @@ export function createSqlStore(options: SqlStoreOptions): SqlSessionStore {
         return rows.length;
       }),
 
-    sweep: (now, policy) =>
+    sweep: ({ now, policy }) =>
       run('sweep', async () => {
-        const [row] = await db.query(SWEEP, [now, policy.idleMs, policy.absoluteMs, policy.tombstoneMs]);
+        const [row] = await db.query(sql.SWEEP, [now, policy.idleMs, policy.absoluteMs, policy.tombstoneMs]);
         return row === undefined ? 0 : toMs(row.deleted);
       }),
   };

@@ -1,7 +1,7 @@
 -- rotate.lua: replaces the token of a live session atomically. Guarantees: only the current token
 -- (not a rotated or ended one, not past a deadline) can rotate, so of parallel rotations of one token
 -- exactly one wins; the old hash is kept in full as `p` (the old token reads as 'rotated', and a
--- logout with it still ends the session, see end.lua);
+-- logout with it still ends the session, see logout.lua);
 -- lastActivityAt = now; data = d + pending patches + dataPatch; rotatePending and q are cleared; id,
 -- createdAt, metadata and the index entry stay. Past a deadline it does nothing (the next validate ends
 -- it and reports that).

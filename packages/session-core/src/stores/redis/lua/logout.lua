@@ -1,10 +1,10 @@
--- end.lua: logout. Guarantees: the current token of a live session ends it, and so does the token its
+-- logout.lua: logout. Guarantees: the current token of a live session ends it, and so does the token its
 -- last rotation replaced (its full hash, kept as `p`): a logout that raced a rotation carries the old
 -- cookie while the browser may end up with either, so it must end the session whichever it holds.
 -- The old token can only END a session, never open or change one. The record becomes a tombstone with
--- the given reason and leaves the user's index in the same step, so no later (or racing) validate or
--- rotation can touch it back to life. Past a deadline it does nothing (the next validate ends it and
--- reports that).
+-- the reason given (`logged_out`) and leaves the user's index in the same step, so no later (or racing)
+-- validate or rotation can touch it back to life. Past a deadline it does nothing (the next validate
+-- ends it and reports that).
 --
 -- KEYS[1] session key. ARGV[3] token hash, [4] reason.
 -- Reply: {u, c, a, d, g, i, r, q} (the session as it was) | nil.
