@@ -150,7 +150,7 @@ async function main(options: BenchOptions): Promise<number> {
   const failed = rows.filter((r) => r.pass === false).length;
   const noisy = Math.max(...loadBefore.slice(0, 1), ...loadAfter.slice(0, 1)) > m.cores * 0.5;
   process.stdout.write(
-    `\n${passed} pass, ${failed} fail, ${rows.filter((r) => r.pass === null).length} reported; ${seconds.toFixed(0)} s; ` +
+    `\n${passed} pass, ${failed} fail, ${rows.filter((r) => r.pass === null).length} reported; ${seconds.toFixed(0)} s; Node ${m.node}; ` +
       `load average ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after` +
       `${noisy ? ' (other work was running on this machine: expect noise)' : ''}\n`,
   );
@@ -172,7 +172,7 @@ async function main(options: BenchOptions): Promise<number> {
   writeFileSync(join(options.outDir, 'latest.svg'), chartSvg(result.panels, subtitle));
   writeFileSync(
     join(options.outDir, 'latest.md'),
-    `<!-- pnpm bench${options.quick ? ' --quick' : ''}, ${stamp}, commit ${m.commit}${m.dirty ? ' (dirty)' : ''} -->\n${markdownTable(rows)}\n`,
+    `<!-- pnpm bench${options.quick ? ' --quick' : ''}, ${stamp}, commit ${m.commit}${m.dirty ? ' (dirty)' : ''}, Node ${m.node} -->\n${markdownTable(rows)}\n`,
   );
   process.stdout.write(`wrote ${join(options.outDir, 'latest.json')}, latest.svg, latest.md\n`);
   if (errors.length) {

@@ -142,7 +142,10 @@ describe('docs: the examples run', () => {
   }, 120_000);
 
   it('write your own store: the map store passes the contract suite under node:test', async () => {
-    const run = await runNode(['--test', 'map-store.node.test.js'], { cwd: join(scratch.dir, 'own-store') });
+    // TAP named explicitly: the default reporter without a TTY is TAP on Node 20 and spec on Node 24.
+    const run = await runNode(['--test', '--test-reporter=tap', 'map-store.node.test.js'], {
+      cwd: join(scratch.dir, 'own-store'),
+    });
     // Every test of the suite ran and passed (node:test counts tests, not suites).
     expect(run.output).toMatch(/^# tests (2\d|[3-9]\d)$/m);
     expect(run.output).toMatch(/^# fail 0$/m);

@@ -16,7 +16,8 @@ export async function startPeer(redisUrl: string): Promise<Peer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const app = fileURLToPath(new URL('../peer/app.js', import.meta.url));
-  const service = startService('peer', 'node', [...probeImport(), app], {
+  // Same runtime as the bench and the Tessera server (see tessera.ts), so both sides run on one Node.
+  const service = startService('peer', process.execPath, [...probeImport(), app], {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       NODE_ENV: 'production',

@@ -79,7 +79,7 @@ export async function startTessera(options: TesseraOptions): Promise<Tessera> {
   // cwd = the data directory, so no stray .env file is loaded.
   for (const account of options.accounts) {
     await run(
-      'node',
+      process.execPath,
       [SERVER_CLI, 'users', 'create', '--email', account.email, '--password', account.password],
       {
         env,
@@ -87,11 +87,18 @@ export async function startTessera(options: TesseraOptions): Promise<Tessera> {
       },
     );
   }
-  const service = startService(name, 'node', [...(options.nodeFlags ?? []), ...probeImport(), SERVER_MAIN], {
-    env,
-    cwd: dataDir,
-    ipc: true,
-  });
+  // The bench's own runtime, not whichever `node` is first on PATH: comparing Node versions means
+  // running the bench with that binary, and the server under test has to follow it.
+  const service = startService(
+    name,
+    process.execPath,
+    [...(options.nodeFlags ?? []), ...probeImport(), SERVER_MAIN],
+    {
+      env,
+      cwd: dataDir,
+      ipc: true,
+    },
+  );
   await waitFor(`${name} at ${origin}`, async () => (await fetch(`${origin}/healthz`)).status === 200, {
     service,
     timeoutMs: 30_000,
