@@ -10,6 +10,7 @@ import { type Config, EnvError, loadEnv } from './env.js';
 import { createLogger } from './logger.js';
 import { describeUserAgent } from './sessions/user-agent.js';
 import { checkPassword } from './users/password-policy.js';
+import { OWASP_ARGON2, type PasswordHasher, passwordHasher } from './users/passwords.js';
 import { EmailTakenError, ROLES, type Role } from './users/repository.js';
 import { rekeyTotpSecrets, resetUnreadableTotpSecrets, totpSecretsByKey } from './users/totp-secrets.js';
 
@@ -27,6 +28,21 @@ export const USAGE = `Usage: pnpm cli <command> [options]
 Uses the server's environment (DATABASE_URL or DATA_DIR, REDIS_URL, ...; see apps/server/.env.example).`;
 
 class UsageError extends Error {}
+
+/**
+ * Each command, and whether it reads or changes sessions. Only those open the session store: with
+ * Redis, `users create` or `mfa rekey` then work (and answer at once) without a connection to it.
+ */
+const COMMANDS = new Map<string, { sessions: boolean }>([
+  ['users create', { sessions: false }],
+  ['users set-role', { sessions: true }],
+  ['users list', { sessions: false }],
+  ['sessions list', { sessions: true }],
+  ['sessions revoke-all', { sessions: true }],
+  ['mfa keys', { sessions: false }],
+  ['mfa rekey', { sessions: false }],
+  ['mfa reset-unreadable', { sessions: true }],
+]);
 
 function parseFlags(args: string[]): Record<string, string> {
   const flags: Record<string, string> = {};
@@ -58,6 +74,26 @@ const asRole = (value: string): Role => {
   return value as Role;
 };
 
+interface NewUser {
+  email: string;
+  role: Role;
+  passwordHash: Promise<string>;
+}
+
+/** The flags of `users create`, checked; the password's hash is on its way. @throws UsageError */
+function readNewUser(flags: Record<string, string>, hasher: PasswordHasher): NewUser {
+  const email = need(flags, 'email').trim();
+  const password = need(flags, 'password');
+  const role = flags.role ? asRole(flags.role) : 'user';
+  if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254)
+    throw new UsageError(`'${email}' is not an email address`);
+  const check = checkPassword(password, { email });
+  if (!check.ok) throw new UsageError(`password refused: ${check.problem}`);
+  const passwordHash = hasher.hash(password);
+  passwordHash.catch(() => {}); // awaited once the database is open; until then not an unhandled rejection
+  return { email, role, passwordHash };
+}
+
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 
 export interface CliIo {
@@ -78,27 +114,31 @@ export async function runCli(
     return group ? 0 : 2;
   }
   let flags: Record<string, string>;
+  let needs: { sessions: boolean };
   try {
     flags = parseFlags(rest);
     if (!command) throw new UsageError('missing command');
-    if (
-      ![
-        'users create',
-        'users set-role',
-        'users list',
-        'sessions list',
-        'sessions revoke-all',
-        'mfa keys',
-        'mfa rekey',
-        'mfa reset-unreadable',
-      ].includes(`${group} ${command}`)
-    ) {
-      throw new UsageError(`unknown command '${group} ${command}'`);
-    }
+    const known = COMMANDS.get(`${group} ${command}`);
+    if (!known) throw new UsageError(`unknown command '${group} ${command}'`);
+    needs = known;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.err(`error: ${error.message}\n\n${USAGE}`);
     return 2;
+  }
+
+  // `users create` is checked before anything opens (a refused password takes no lock), and its
+  // password is hashed while the database opens: argon2 runs on libuv's thread pool, PGlite here.
+  let newUser: NewUser | null = null;
+  if (`${group} ${command}` === 'users create') {
+    try {
+      const hasher = passwordHasher(composeOptions.argon2 ?? OWASP_ARGON2, config.passwordHashConcurrency);
+      newUser = readNewUser(flags, hasher);
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      io.err(`error: ${error.message}`);
+      return 1;
+    }
   }
 
   let runtime: Awaited<ReturnType<typeof compose>>;
@@ -108,6 +148,7 @@ export async function runCli(
       ...composeOptions,
       role: 'cli',
       demoUsers: false,
+      sessions: needs.sessions,
     });
   } catch (error) {
     if (error instanceof DataDirLockedError) {
@@ -117,7 +158,7 @@ export async function runCli(
     throw error;
   }
 
-  const { users, sessions, passwords } = runtime.deps;
+  const { users, sessions } = runtime.deps;
   const findUser = async (email: string) => {
     const user = await users.findByEmail(email);
     if (!user) throw new UsageError(`no user with email ${email}`);
@@ -127,14 +168,8 @@ export async function runCli(
   try {
     switch (`${group} ${command}`) {
       case 'users create': {
-        const email = need(flags, 'email').trim();
-        const password = need(flags, 'password');
-        const role = flags.role ? asRole(flags.role) : 'user';
-        if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254)
-          throw new UsageError(`'${email}' is not an email address`);
-        const check = checkPassword(password, { email });
-        if (!check.ok) throw new UsageError(`password refused: ${check.problem}`);
-        const user = await users.create({ email, passwordHash: await passwords.hash(password), role });
+        const { email, role, passwordHash } = newUser!;
+        const user = await users.create({ email, passwordHash: await passwordHash, role });
         io.out(`created ${user.role} ${user.email} (id ${user.id})`);
         return 0;
       }

@@ -9,13 +9,12 @@
  *                    limit counts in memory, shared through Redis when there is one
  */
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+// The drivers (PGlite, pg, ioredis) and their stores are imported where the configuration picks them
+// (`await import`): a process loads only the ones it uses, which shortens every CLI call.
+import type { PGlite } from '@electric-sql/pglite';
 import { createSessionManager, type SessionStore } from '@tessera/session-core';
-import { pgliteStore } from '@tessera/session-core/pglite';
-import { postgresStore } from '@tessera/session-core/postgres';
-import { redisStore } from '@tessera/session-core/redis';
 import type { Cluster, Redis } from 'ioredis';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { type GrantStore, redisGrantStore, sqlGrantStore } from './auth/grants.js';
 import { type TotpKeys, totpKeys } from './auth/totp-keys.js';
@@ -27,7 +26,6 @@ import { type DemoAccount, seedDemoUsers } from './demo.js';
 import type { AppDeps, AppSessionData } from './deps.js';
 import type { Config } from './env.js';
 import { createLogger } from './logger.js';
-import { displayUrl, redisClient, redisClusterClient, whenReady } from './redis.js';
 import { type RateLimiter, redisRateLimiter, sqlRateLimiter } from './security/limiter.js';
 import { memoryRequestLimiter, type RequestCountSync } from './security/request-limit.js';
 import { redisRequestCountSync } from './security/shared-request-limit.js';
@@ -47,6 +45,12 @@ export interface ComposeOptions {
   logger?: Logger;
   /** Seed a demo admin and user into an empty embedded database. Default true for the server role. */
   demoUsers?: boolean;
+  /**
+   * Whether to open the session store and what comes with it (with Redis: its connection). Default
+   * true. The CLI passes false for commands that touch no session (`users create`), so those need no
+   * Redis; `deps.sessions`, `deps.grants` and `deps.limiter` then reject every call.
+   */
+  sessions?: boolean;
   /** How often to delete dead rows (SQL sessions, grants, rate-limit windows). Default 10 min. */
   sweepIntervalMs?: number;
   /** Redis key prefix for everything the server stores. Default 'tessera:'. */
@@ -95,6 +99,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     let pglite: PGlite | null = null;
     let databaseLabel: string;
     if (config.databaseUrl) {
+      const [{ default: pg }, { displayUrl }] = await Promise.all([import('pg'), import('./redis.js')]);
       pool = new pg.Pool({
         connectionString: config.databaseUrl,
         max: config.databasePoolSize,
@@ -110,23 +115,29 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     } else {
       const release = lockDataDir(config.dataDir, role);
       cleanups.push(release);
+      const { PGlite } = await import('@electric-sql/pglite');
       pglite = await PGlite.create(join(config.dataDir, 'pglite'));
       db = pgliteDatabase(pglite);
       cleanups.push(() => db.close());
       databaseLabel = `embedded PGlite (${config.dataDir})`;
     }
     await migrate(db, clock);
-    const keys = totpKeys(config);
-    logTotpKeys(log, keys, config);
+    const loadKeys = () => {
+      const loaded = totpKeys(config);
+      logTotpKeys(log, loaded, config);
+      return loaded;
+    };
+    // The server reads its keys (the first start generates the key file) before it answers anyone. A
+    // CLI command reads them only when it seals or opens a secret, so `users create` writes no key
+    // file and a CLI pointed at a shared database never makes up a key of its own for nothing.
+    const keys = role === 'server' ? loadKeys() : totpKeysOnFirstUse(loadKeys);
     const sealed = await sealPlaintextTotpSecrets(db, keys.box);
     if (sealed > 0)
       log.info({ sealed }, 'TOTP secrets stored in clear before this version are now encrypted');
     // A server missing a key would answer 500 to each of those users' sign-ins: refuse to start
-    // instead. The CLI still runs (to list keys and rekey), and says so.
-    await assertTotpKeysPresent(db, keys.box).catch((error: unknown) => {
-      if (role === 'server') throw error;
-      log.error({ err: error }, 'some TOTP secrets cannot be read with the configured keys');
-    });
+    // instead. The CLI runs anyway: `mfa keys` and `mfa rekey` report such secrets, and any other
+    // command fails on the one secret it can't open, naming the missing key.
+    if (role === 'server') await assertTotpKeysPresent(db, keys.box);
 
     // -- session store, grants, limits, events --------------------------------------------------
     let redis: Redis | Cluster | null = null;
@@ -138,7 +149,28 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     let storeLabel: string;
     const readiness: AppDeps['readiness'] = { database: () => db.ping() };
 
-    if (config.redisUrl || config.redisClusterNodes) {
+    if (options.sessions === false) {
+      const no = notOpened;
+      store = {
+        create: no,
+        validate: no,
+        rotate: no,
+        patch: no,
+        logout: no,
+        revoke: no,
+        revokeAll: no,
+        list: no,
+        updateUser: no,
+      };
+      grants = { issue: no, attempt: no, take: no, sweep: no };
+      limiter = { hit: no, refund: no, sweep: no };
+      events = localEventBus();
+      storeLabel = 'not opened (this command touches no session)';
+    } else if (config.redisUrl || config.redisClusterNodes) {
+      const [{ displayUrl, redisClient, redisClusterClient, whenReady }, { redisStore }] = await Promise.all([
+        import('./redis.js'),
+        import('@tessera/session-core/redis'),
+      ]);
       const client = config.redisClusterNodes
         ? redisClusterClient(config.redisClusterNodes, log)
         : redisClient(config.redisUrl!, log);
@@ -163,9 +195,14 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       });
       grants = redisGrantStore(client, prefix);
       limiter = redisRateLimiter(client, prefix);
-      requestSync = redisRequestCountSync(client, prefix);
-      const subscriber = client.duplicate();
-      subscriber.on('error', () => {}); // the main client already reports connection trouble
+      // Only a server serves requests and listens for session events; the CLI still publishes the
+      // sessions it ends, so the servers' live event streams hear of them at once.
+      let subscriber: Redis | Cluster | undefined;
+      if (role === 'server') {
+        requestSync = redisRequestCountSync(client, prefix);
+        subscriber = client.duplicate();
+        subscriber.on('error', () => {}); // the main client already reports connection trouble
+      }
       events = redisEventBus({
         publisher: client,
         subscriber,
@@ -176,7 +213,9 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
         await client.ping();
       };
     } else {
-      const sqlStore = pool ? postgresStore({ pool }) : pgliteStore({ db: pglite! });
+      const sqlStore = pool
+        ? (await import('@tessera/session-core/postgres')).postgresStore({ pool })
+        : (await import('@tessera/session-core/pglite')).pgliteStore({ db: pglite! });
       await sqlStore.migrate();
       store = sqlStore;
       grants = sqlGrantStore(db, clock);
@@ -288,3 +327,29 @@ function logTotpKeys(log: Logger, keys: TotpKeys, config: Config): void {
     );
   }
 }
+
+/** TOTP keys read (the first time anywhere: generated) when a secret is first sealed or opened. */
+function totpKeysOnFirstUse(load: () => TotpKeys): TotpKeys {
+  let loaded: TotpKeys | undefined;
+  const keys = () => {
+    loaded ??= load();
+    return loaded;
+  };
+  return {
+    get source() {
+      return keys().source;
+    },
+    box: {
+      get keyIds() {
+        return keys().box.keyIds;
+      },
+      seal: (plaintext, context) => keys().box.seal(plaintext, context),
+      open: (sealed, context) => keys().box.open(sealed, context),
+      keyIdOf: (value) => keys().box.keyIdOf(value),
+    },
+  };
+}
+
+/** Every call to a part this composition did not open (`sessions: false`): a bug, said loudly. */
+const notOpened = (): Promise<never> =>
+  Promise.reject(new Error('compose: called a part that was not opened (ComposeOptions.sessions is false)'));

@@ -5,6 +5,7 @@
  */
 import { compose, type Runtime } from './compose.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
+import { formatDuration } from './durations.js';
 import { EnvError, loadEnv } from './env.js';
 import { createServer } from './server.js';
 
@@ -18,7 +19,7 @@ function banner(url: string, runtime: Runtime): string[] {
     `  users:    ${runtime.databaseLabel}`,
     `  sessions: ${storeLabel}`,
     `  cookie:   ${runtime.deps.sessions.cookieName}${config.cookieSecure ? ' (Secure)' : ' (not Secure: development only)'}`,
-    `  idle ${config.session.idleTimeoutMs / 60_000} min, absolute ${config.session.absoluteTimeoutMs / 3_600_000} h, ` +
+    `  idle ${formatDuration(config.session.idleTimeoutMs)}, absolute ${formatDuration(config.session.absoluteTimeoutMs)}, ` +
       `max ${config.session.maxPerUser} per user (${config.session.limitPolicy})`,
     '',
   ];

@@ -54,3 +54,24 @@ it('serves hashed assets as immutable, 404s missing files, refuses to leave the 
   // The API is still the API.
   expect((await fetch(`${app.url}/trpc/auth.me`)).status).toBe(401);
 });
+
+it('serves the app at the root whatever the Accept header; other paths need a browser navigation', async () => {
+  // curl and fetch send `Accept: */*`; a client may ask for JSON. The root is the site either way.
+  for (const accept of [null, '*/*', 'application/json']) {
+    const res = await fetch(`${app.url}/`, accept === null ? {} : { headers: { accept } });
+    expect(res.status, `Accept: ${accept}`).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(await res.text()).toContain('<title>Tessera</title>');
+  }
+  expect((await fetch(`${app.url}/?from=mail`, { headers: { accept: '*/*' } })).status).toBe(200);
+  // A client-side route fetched without text/html, or a missing asset, stays a plain 404.
+  for (const [path, accept] of [
+    ['/sessions', '*/*'],
+    ['/api/users', 'application/json'],
+    ['/favicon.ico', 'text/html'],
+  ] as const) {
+    const res = await fetch(`${app.url}${path}`, { headers: { accept } });
+    expect(res.status, path).toBe(404);
+    expect(await res.json()).toEqual({ error: 'Not found' });
+  }
+});

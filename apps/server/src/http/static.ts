@@ -56,8 +56,12 @@ export async function staticPlugin(app: FastifyInstance, opts: { root: string })
         .header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
       return reply.send(createReadStream(file));
     }
-    // Client-side routes get the app; a missing asset or API-looking path is a plain 404.
-    if (extname(urlPath) !== '' || !(req.headers.accept ?? '').includes('text/html')) {
+    // The root is the app whatever the Accept header: `curl http://host/` (Accept: */*) is someone
+    // looking at the site. Any other path is only a client-side route when a browser navigates to it
+    // (Accept names text/html): a fetch of a mistyped API path or a missing asset (`/assets/x.js`,
+    // `/favicon.ico`) then gets a plain 404, not the app's HTML with 200, which would hide the mistake
+    // and, for a script or stylesheet, be parsed as the wrong type.
+    if (urlPath !== '/' && (extname(urlPath) !== '' || !(req.headers.accept ?? '').includes('text/html'))) {
       return reply.code(404).send({ error: 'Not found' });
     }
     return reply

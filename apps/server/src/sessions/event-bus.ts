@@ -72,61 +72,73 @@ export function localEventBus(): SessionEventBus {
 
 /**
  * Redis pub/sub on `<prefix>events`. `subscriber` must be a dedicated connection (a client in
- * subscriber mode can't run other commands): pass `client.duplicate()`. A publish that fails (Redis
- * down) is delivered locally at least.
+ * subscriber mode can't run other commands): pass `client.duplicate()`. Without one (the CLI, which
+ * ends sessions but never listens) the bus only publishes, and hears its own events alone. A publish
+ * that fails (Redis down) is delivered locally at least.
  */
 export function redisEventBus(options: {
   publisher: Redis | Cluster;
-  subscriber: Redis | Cluster;
+  subscriber?: Redis | Cluster;
   prefix?: string;
   onError?: (error: unknown) => void;
 }): SessionEventBus {
   const channel = `${options.prefix ?? 'tessera:'}events`;
   const local = localListeners();
   const { publisher, subscriber } = options;
-  subscriber.on('message', (ch: string, message: string) => {
-    if (ch !== channel) return;
-    try {
-      local.deliver(JSON.parse(message) as SessionEnded);
-    } catch (error) {
-      options.onError?.(error);
-    }
-  });
-  // Subscribe once connected (no offline queue: a command sent earlier would just fail); ioredis
-  // re-subscribes by itself after a reconnect.
-  const subscribe = () =>
-    void subscriber.subscribe(channel).catch((error: unknown) => options.onError?.(error));
-  if (subscriber.status === 'ready') subscribe();
-  else subscriber.once('ready', subscribe);
-  // A drop, then 'ready' again: whatever was published in between never reached us.
   const gapListeners = new Set<() => void>();
-  let dropped = false;
-  subscriber.on('close', () => {
-    dropped = true;
-  });
-  subscriber.on('ready', () => {
-    if (!dropped) return;
-    dropped = false;
-    for (const listener of gapListeners) listener();
-  });
+  if (subscriber) {
+    subscriber.on('message', (ch: string, message: string) => {
+      if (ch !== channel) return;
+      try {
+        local.deliver(JSON.parse(message) as SessionEnded);
+      } catch (error) {
+        options.onError?.(error);
+      }
+    });
+    // Subscribe once connected (no offline queue: a command sent earlier would just fail); ioredis
+    // re-subscribes by itself after a reconnect.
+    const subscribe = () =>
+      void subscriber.subscribe(channel).catch((error: unknown) => options.onError?.(error));
+    if (subscriber.status === 'ready') subscribe();
+    else subscriber.once('ready', subscribe);
+    // A drop, then 'ready' again: whatever was published in between never reached us.
+    let dropped = false;
+    subscriber.on('close', () => {
+      dropped = true;
+    });
+    subscriber.on('ready', () => {
+      if (!dropped) return;
+      dropped = false;
+      for (const listener of gapListeners) listener();
+    });
+  }
+  const inFlight = new Set<Promise<void>>();
   return {
     publish(event) {
       if (!ENDING.has(event.type)) return;
       const ended = toEnded(event);
-      publisher.publish(channel, JSON.stringify(ended)).catch((error: unknown) => {
-        options.onError?.(error);
-        local.deliver(ended);
-      });
+      const sent = publisher.publish(channel, JSON.stringify(ended)).then(
+        () => {},
+        (error: unknown) => {
+          options.onError?.(error);
+          local.deliver(ended);
+        },
+      );
+      inFlight.add(sent);
+      void sent.finally(() => inFlight.delete(sent));
     },
     subscribe: local.subscribe,
-    shared: true,
+    shared: subscriber !== undefined,
     onGap(listener) {
       gapListeners.add(listener);
       return () => gapListeners.delete(listener);
     },
     async close() {
       gapListeners.clear();
-      subscriber.disconnect();
+      // Ends published just before closing (the CLI's revoke-all, then exit) still go out: the
+      // publisher is closed after this.
+      await Promise.allSettled(inFlight);
+      subscriber?.disconnect();
     },
   };
 }

@@ -10,6 +10,8 @@ import net from 'node:net';
  */
 export interface TcpProxy {
   port: number;
+  /** Connections accepted so far (to check what a process opens). */
+  readonly connections: number;
   /** Adds this latency to every chunk from now on (0: none). */
   delay(ms: number): void;
   /** Drops every connection (held chunks are discarded). */
@@ -79,6 +81,7 @@ export async function startTcpProxy(
   const label = options.label ?? String(target.port);
   const sockets = new Set<net.Socket>();
   let latency = 0;
+  let connections = 0;
 
   /** Forwards chunks in order, each no earlier than its arrival + latency. */
   const pipe = (from: net.Socket, to: net.Socket, up: boolean) => {
@@ -95,6 +98,7 @@ export async function startTcpProxy(
   };
 
   const server = net.createServer((client) => {
+    connections++;
     const store = net.connect(target.port, host);
     sockets.add(client);
     sockets.add(store);
@@ -119,6 +123,9 @@ export async function startTcpProxy(
   };
   return {
     port,
+    get connections() {
+      return connections;
+    },
     delay(ms) {
       latency = ms;
     },
