@@ -226,7 +226,12 @@ export function createSessionManager<TData extends object = SessionData>(
     };
   };
 
-  /** Runs a store call, turning any driver failure into a typed SessionStoreError (fail closed). */
+  /**
+   * Runs a store call, turning any failure into a typed SessionStoreError (fail closed). The one place
+   * that does: stores, the built-in ones included, throw whatever their driver threw, and every store
+   * call below goes through here. A SessionError a store throws on purpose passes as it is. Not
+   * `newSessionId`: it is synchronous and does no I/O, so what it throws is a bug, not an outage.
+   */
   const call = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
     try {
       return await run();

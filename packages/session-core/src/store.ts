@@ -8,6 +8,10 @@
  * Every method takes one object argument. Time never comes from the store: every call carries `now`
  * (ms since epoch, from the manager's clock) and the `policy` (the deadlines in ms).
  *
+ * A method that can't answer rejects with whatever its driver threw: the manager wraps every store
+ * call into SessionStoreError (one place, for every store), so a store needs no error type of its own.
+ * It must never answer "no session" for a failure.
+ *
  * One verb per concept, from manager to store to end reason to event:
  *   logout     manager.logout    store.logout    reason 'logged_out'   event 'logged_out'
  *   revoke     manager.revoke    store.revoke    reason 'revoked'      event 'revoked'

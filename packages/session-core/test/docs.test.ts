@@ -2,8 +2,8 @@
  * The README's and the guides' code can't rot: every ```ts block is a file of docs/examples, verbatim;
  * those files type-check against the built package (as a consumer imports it) and run, from a scratch
  * project, against a real Redis, PostgreSQL and PGlite: the quick start answers HTTP as it says (503
- * when the store is down), and the third-party store of the guide passes the contract suite under
- * node:test and under vitest.
+ * when the store is down), the users table built on the exported SQL executor commits and rolls back,
+ * and the third-party store of the guide passes the contract suite under node:test and under vitest.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -138,6 +138,32 @@ describe('docs: the examples run', () => {
   it('typed session data: parseData accepts what the app writes', async () => {
     await withApp('sessions-typed', {}, async (h) => {
       await lifecycle(h);
+    });
+  }, 120_000);
+
+  it('your own tables on the SQL executor: usersTable over PGlite commits a rename, rolls back a failed one', async () => {
+    const script = `
+      import { PGlite } from '@electric-sql/pglite';
+      import { pgliteExecutor } from '@tessera/session-core/pglite';
+      import { usersTable } from './users.js';
+      const db = await PGlite.create();
+      const users = usersTable(pgliteExecutor(db));
+      await users.migrate();
+      await db.query("INSERT INTO users (id, name) VALUES ('u1', 'Ada')");
+      await users.rename('u1', 'Ada L.');
+      const missing = await users.rename('nobody', 'x').then(() => 'resolved', (e) => e.message);
+      const [{ n }] = (await db.query('SELECT count(*)::int AS n FROM user_events')).rows;
+      console.log(JSON.stringify({ user: await users.find('u1'), none: await users.find('u2'), missing, events: n }));
+      await db.close();`;
+    const run = await runNode(['--input-type=module', '-e', script], {
+      cwd: join(scratch.dir, 'own-tables'),
+    });
+    expect(run.code, run.output).toBe(0);
+    expect(JSON.parse(run.output.trim().split('\n').at(-1)!)).toEqual({
+      user: { id: 'u1', name: 'Ada L.' },
+      none: null,
+      missing: 'no user nobody',
+      events: 1,
     });
   }, 120_000);
 

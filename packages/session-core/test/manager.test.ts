@@ -339,28 +339,79 @@ describe('list and revoke', () => {
 });
 
 describe('store failures fail closed', () => {
+  // The manager is the one place that wraps a store failure: a store throws whatever its driver threw.
+  const driverError = new Error('ECONNREFUSED');
+  /** A store named `flaky` whose every method (sweep included) rejects with what `fail` throws. */
+  const throwing = (fail: () => never) => {
+    const broken = { name: 'flaky' } as SessionStore;
+    for (const method of [
+      'create',
+      'validate',
+      'rotate',
+      'patch',
+      'logout',
+      'revoke',
+      'revokeAll',
+      'list',
+      'updateUser',
+      'sweep',
+    ] as const) {
+      (broken as unknown as Record<string, unknown>)[method] = async () => fail();
+    }
+    return { broken };
+  };
+  const everyOperation = (sessions: ReturnType<typeof setup>['sessions']) => {
+    const token = `${'A'.repeat(26)}.${'B'.repeat(43)}`;
+    return [
+      ['create', () => sessions.create(login)],
+      ['validate', () => sessions.validate(token)],
+      ['rotate', () => sessions.rotate(token)],
+      ['patch', () => sessions.patch(token, { role: 'admin' })],
+      ['logout', () => sessions.logout(token)],
+      ['revoke', () => sessions.revoke('u1', 'A'.repeat(26))],
+      ['revokeAll', () => sessions.revokeAll('u1')],
+      ['list', () => sessions.list('u1')],
+      ['updateUser', () => sessions.updateUser('u1', { role: 'admin' })],
+      ['sweep', () => sessions.sweep()],
+    ] as const;
+  };
+
   it('surface as SessionStoreError from every operation, never as "no session"', async () => {
-    const broken = new Proxy(memoryStore(), {
-      get: (target, key) =>
-        typeof key === 'string' && key in target && key !== 'name'
-          ? async () => {
-              throw new Error('ECONNREFUSED');
-            }
-          : Reflect.get(target, key),
+    const { broken } = throwing(() => {
+      throw driverError;
     });
     const { sessions } = setup({ store: broken });
-    const token = `${'A'.repeat(26)}.${'B'.repeat(43)}`;
-    for (const run of [
-      () => sessions.validate(token),
-      () => sessions.create(login),
-      () => sessions.logout(token),
-      () => sessions.list('u1'),
-      () => sessions.revokeAll('u1'),
-    ]) {
+    for (const [operation, run] of everyOperation(sessions)) {
+      const error = await run().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error, operation).toBeInstanceOf(SessionStoreError);
+      expect(error, operation).toMatchObject({ code: 'STORE_UNAVAILABLE', cause: driverError });
+      expect((error as Error).message, operation).toBe(`flaky store: ${operation} failed: ECONNREFUSED`);
+    }
+  });
+
+  it('wrap whatever a store throws, even what is not an Error', async () => {
+    const { broken } = throwing(() => {
+      throw 'socket closed';
+    });
+    const { sessions } = setup({ store: broken });
+    for (const [operation, run] of everyOperation(sessions)) {
       const error = await run().catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(SessionStoreError);
-      expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE' });
-      expect((error as Error).message).toMatch(/memory store: \w+ failed: ECONNREFUSED/);
+      expect(error, operation).toBeInstanceOf(SessionStoreError);
+      expect((error as Error).message, operation).toBe(`flaky store: ${operation} failed: socket closed`);
+    }
+  });
+
+  it('pass a SessionError a store throws on purpose through as it is', async () => {
+    const own = new SessionError('INVALID_ARGUMENT', 'session id must come from store.newSessionId');
+    const { broken } = throwing(() => {
+      throw own;
+    });
+    const { sessions } = setup({ store: broken });
+    for (const [operation, run] of everyOperation(sessions)) {
+      expect(await run().catch((e: unknown) => e), operation).toBe(own);
     }
   });
 

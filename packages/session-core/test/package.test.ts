@@ -74,8 +74,8 @@ describe('@tessera/session-core as published', () => {
       'serializeCookie',
     ],
     './redis': ['redisKeys', 'redisScripts', 'redisStore'],
-    './postgres': ['migrate', 'migrationSql', 'postgresStore'],
-    './pglite': ['migrate', 'migrationSql', 'pgliteStore'],
+    './postgres': ['migrate', 'migrationSql', 'postgresExecutor', 'postgresStore'],
+    './pglite': ['migrate', 'migrationSql', 'pgliteExecutor', 'pgliteStore'],
     './memory': ['memoryStore'],
     './testing': ['runSessionStoreContract'],
   };

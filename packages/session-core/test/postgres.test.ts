@@ -4,9 +4,10 @@ import { createTestDatabase, type TestDatabase } from '@tessera/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionConfigError, SessionStoreError } from '../src/errors.js';
+import { createSessionManager } from '../src/manager.js';
 import { migrate, migrationSql, type PgPoolLike, postgresStore } from '../src/stores/sql/postgres.js';
 import { runSessionStoreContract } from '../src/testing/index.js';
-import { newToken } from '../src/tokens.js';
+import { newToken, randomSessionId } from '../src/tokens.js';
 import { newSession, policy, runSqlStoreSuite } from './helpers/sql-suite.js';
 
 // One fresh database for the whole file, dropped at the end.
@@ -307,11 +308,9 @@ describe('postgresStore', () => {
       const { port } = silent.address() as { port: number };
       const hung = new pg.Pool({ host: '127.0.0.1', port, connectionTimeoutMillis: 300 });
       try {
-        const s = newSession('u', Date.now());
+        const sessions = createSessionManager({ store: postgresStore({ pool: hung }) });
         const started = Date.now();
-        const error = await postgresStore({ pool: hung })
-          .validate({ id: s.input.id, tokenHash: s.hash, now: Date.now(), policy })
-          .catch((e: unknown) => e);
+        const error = await sessions.validate(newToken(randomSessionId()).token).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(SessionStoreError);
         expect((error as SessionStoreError).code).toBe('STORE_UNAVAILABLE');
         expect(Date.now() - started).toBeLessThan(5_000);
@@ -329,24 +328,16 @@ describe('postgresStore', () => {
       p.on('error', () => {});
       const store = postgresStore({ pool: p });
       await store.migrate();
-      const T0 = Date.now();
-      const s = newSession(`pg-${randomUUID()}`, T0);
-      await store.create({ session: s.input, limit: { max: 5, onLimit: 'reject' }, now: T0, policy });
-      expect((await store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 1, policy })).ok).toBe(
-        true,
-      );
+      const sessions = createSessionManager({ store });
+      const userId = `pg-${randomUUID()}`;
+      const { token } = await sessions.create({ userId });
+      expect((await sessions.validate(token)).session).not.toBeNull();
       await doomed.drop(); // terminates the pool's connections and removes the database
       for (const call of [
-        () => store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 2, policy }),
-        () => store.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 3, policy }),
-        () =>
-          store.create({
-            session: newSession(s.input.userId, T0).input,
-            limit: { max: 5, onLimit: 'reject' },
-            now: T0 + 4,
-            policy,
-          }),
-        () => store.list({ userId: s.input.userId, now: T0 + 5, policy }),
+        () => sessions.validate(token),
+        () => sessions.validate(token),
+        () => sessions.create({ userId }),
+        () => sessions.list(userId),
       ]) {
         const error = await call().catch((e: unknown) => e);
         expect(error).toBeInstanceOf(SessionStoreError);

@@ -11,8 +11,10 @@ import { startRedis, startRedisCluster, type TestRedis, type TestRedisCluster } 
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionConfigError, SessionStoreError } from '../src/errors.js';
+import { createSessionManager } from '../src/manager.js';
 import type { SessionStore } from '../src/store.js';
 import { redisKeys, redisStore } from '../src/stores/redis/index.js';
+import { ReplicaShortfall } from '../src/stores/redis/replica-wait.js';
 import { newSession, newUser, POLICY, T0, TAG_SECRET } from './helpers/redis-store-suite.js';
 
 // Generous (a loaded machine may not schedule a healthy replica within 100 ms: a shortfall here must
@@ -97,7 +99,7 @@ describe('redisStore waitForReplicas on a Redis Cluster with replicas', () => {
           if (all[i] === detached) {
             expect(outcome.status).toBe('rejected');
             const error = (outcome as PromiseRejectedResult).reason;
-            expect(error).toBeInstanceOf(SessionStoreError);
+            expect(error).toBeInstanceOf(ReplicaShortfall);
             expect(error.message).toMatch(/WAIT: 0 of 1 replica/);
           } else {
             expect(outcome.status, String((outcome as PromiseRejectedResult).reason)).toBe('fulfilled');
@@ -220,10 +222,17 @@ describe('redisStore waitForReplicas on a single Redis', () => {
         true,
       ); // evicted none
       const end = store.logout({ id: s.id, tokenHash: s.hash, now: T0 + 1, policy: POLICY });
-      await expect(end).rejects.toBeInstanceOf(SessionStoreError);
+      await expect(end).rejects.toBeInstanceOf(ReplicaShortfall);
       await expect(end).rejects.toThrow(/WAIT: 0 of 1 replica/);
       // It is on the master all the same: the session is over, and ending it again ends nothing.
       expect(await store.logout({ id: s.id, tokenHash: s.hash, now: T0 + 2, policy: POLICY })).toBeNull();
+      // Through the manager the shortfall is a store failure like any other: SessionStoreError, a 503.
+      const sessions = createSessionManager({ store });
+      const { token } = await sessions.create({ userId: newUser() });
+      const error = await sessions.logout(token).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SessionStoreError);
+      expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', cause: expect.any(ReplicaShortfall) });
+      expect((error as Error).message).toMatch(/^redis store: logout failed: WAIT: 0 of 1 replica/);
     } finally {
       own.disconnect();
       await redis.stop();

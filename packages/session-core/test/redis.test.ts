@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { startRedis, type TestRedis } from '@tessera/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionConfigError, SessionStoreError } from '../src/errors.js';
+import { SessionConfigError, SessionError, SessionStoreError } from '../src/errors.js';
+import { createSessionManager } from '../src/manager.js';
 import type { SessionStore } from '../src/store.js';
 import { redisScripts, redisStore } from '../src/stores/redis/index.js';
 import { runSessionStoreContract } from '../src/testing/index.js';
@@ -175,7 +176,7 @@ describe('redisStore on a private server', () => {
     expect(cpuUs).toBeLessThan(200); // a sanity bound only; the figure above is the measurement
   });
 
-  it('store down: every operation rejects with SessionStoreError (STORE_UNAVAILABLE), never "no session"', async () => {
+  it('store down: every manager operation rejects with SessionStoreError (STORE_UNAVAILABLE), never "no session"', async () => {
     const doomed = await startRedis();
     const failFast = new Redis(doomed.url, {
       enableOfflineQueue: false,
@@ -185,64 +186,28 @@ describe('redisStore on a private server', () => {
     failFast.on('error', () => {}); // connection errors are expected here
     await new Promise<void>((resolve) => failFast.once('ready', () => resolve()));
     const store: SessionStore = redisStore({ client: failFast, tagSecret: TAG_SECRET });
+    const sessions = createSessionManager({ store });
     const user = newUser();
-    const s = newSession(user);
-    await store.create({
-      session: s.session,
-      limit: { max: 3, onLimit: 'evict-oldest' },
-      now: T0,
-      policy: POLICY,
-    });
+    const { token, session } = await sessions.create({ userId: user });
 
     // Requests in flight while the server dies: each one either succeeds or fails typed.
-    const inFlight = Promise.allSettled(
-      Array.from({ length: 50 }, (_, n) =>
-        store.validate({ id: s.id, tokenHash: s.hash, now: T0 + n, policy: POLICY }),
-      ),
-    );
+    const inFlight = Promise.allSettled(Array.from({ length: 50 }, () => sessions.validate(token)));
     await doomed.kill();
     for (const outcome of await inFlight) {
-      if (outcome.status === 'fulfilled') expect(outcome.value.ok).toBe(true);
+      if (outcome.status === 'fulfilled') expect(outcome.value.session).not.toBeNull();
       else expect(outcome.reason).toBeInstanceOf(SessionStoreError);
     }
 
-    const next = newSession(user);
     const calls: [string, () => Promise<unknown>][] = [
-      ['validate', () => store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 100, policy: POLICY })],
-      [
-        'create',
-        () =>
-          store.create({
-            session: next.session,
-            limit: { max: 3, onLimit: 'evict-oldest' },
-            now: T0,
-            policy: POLICY,
-          }),
-      ],
-      [
-        'rotate',
-        () =>
-          store.rotate({
-            id: s.id,
-            tokenHash: s.hash,
-            newTokenHash: next.hash,
-            patch: null,
-            now: T0,
-            policy: POLICY,
-          }),
-      ],
-      ['patch', () => store.patch({ id: s.id, tokenHash: s.hash, patch: { x: 1 }, now: T0, policy: POLICY })],
-      ['logout', () => store.logout({ id: s.id, tokenHash: s.hash, now: T0, policy: POLICY })],
-      ['revoke', () => store.revoke({ userId: user, id: s.id, reason: 'revoked', now: T0, policy: POLICY })],
-      [
-        'revokeAll',
-        () => store.revokeAll({ userId: user, exceptId: null, reason: 'revoked', now: T0, policy: POLICY }),
-      ],
-      ['list', () => store.list({ userId: user, now: T0, policy: POLICY })],
-      [
-        'updateUser',
-        () => store.updateUser({ userId: user, patch: { x: 1 }, rotate: false, now: T0, policy: POLICY }),
-      ],
+      ['validate', () => sessions.validate(token)],
+      ['create', () => sessions.create({ userId: user })],
+      ['rotate', () => sessions.rotate(token)],
+      ['patch', () => sessions.patch(token, { x: 1 })],
+      ['logout', () => sessions.logout(token)],
+      ['revoke', () => sessions.revoke(user, session.id)],
+      ['revokeAll', () => sessions.revokeAll(user)],
+      ['list', () => sessions.list(user)],
+      ['updateUser', () => sessions.updateUser(user, { x: 1 })],
     ];
     for (const [operation, call] of calls) {
       const error = await call().then(
@@ -253,6 +218,13 @@ describe('redisStore on a private server', () => {
       expect(error, operation).toMatchObject({ code: 'STORE_UNAVAILABLE' });
       expect((error as Error).message, operation).toContain(`redis store: ${operation} failed`);
     }
+    // The store on its own passes the driver's error on as it is: the manager wraps it, once.
+    const s = newSession(user);
+    const direct = await store
+      .logout({ id: s.id, tokenHash: s.hash, now: T0, policy: POLICY })
+      .catch((e: unknown) => e);
+    expect(direct).toBeInstanceOf(Error);
+    expect(direct).not.toBeInstanceOf(SessionError);
     failFast.disconnect();
   });
 });

@@ -7,6 +7,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SessionError, SessionStoreError } from '../../src/errors.js';
+import { createSessionManager } from '../../src/manager.js';
 import type { NewSession, SessionData, SessionStore, StorePolicy } from '../../src/store.js';
 import { redisKeys, redisStore } from '../../src/stores/redis/index.js';
 import { shardTagger } from '../../src/stores/redis/shard-tag.js';
@@ -1060,15 +1062,34 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         );
       });
 
-      it('a wrong-typed key surfaces as SessionStoreError, never as "no session"', async () => {
-        const s = newSession(newUser());
+      it('a wrong-typed key surfaces as SessionStoreError through the manager, never as "no session"', async () => {
+        const user = newUser();
+        const s = newSession(user);
         await client.set(keys.session(s.id), 'not a hash');
-        await expect(
-          store.validate({ id: s.id, tokenHash: s.hash, now: T0, policy: POLICY }),
-        ).rejects.toMatchObject({
-          name: 'SessionStoreError',
-          code: 'STORE_UNAVAILABLE',
-        });
+        await client.set(keys.userIndex(user), 'not a sorted set');
+        const sessions = createSessionManager({ store });
+        for (const [operation, call] of [
+          ['validate', () => sessions.validate(s.token)],
+          ['list', () => sessions.list(user)],
+        ] as const) {
+          const error = await call().then(
+            () => null,
+            (e: unknown) => e,
+          );
+          expect(error, operation).toBeInstanceOf(SessionStoreError);
+          expect(error, operation).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+          expect((error as Error).message, operation).toMatch(
+            new RegExp(`^redis store: ${operation} failed: .*WRONGTYPE`),
+          );
+        }
+        // The store itself lets the Redis error through: the manager is the one place that wraps it.
+        const direct = await store.validate({ id: s.id, tokenHash: s.hash, now: T0, policy: POLICY }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(direct).toBeInstanceOf(Error);
+        expect(direct).not.toBeInstanceOf(SessionError);
+        expect((direct as Error).message).toMatch(/WRONGTYPE/);
       });
     });
 

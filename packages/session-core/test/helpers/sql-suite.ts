@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionStoreError } from '../../src/errors.js';
+import { SessionError, SessionStoreError } from '../../src/errors.js';
+import { createSessionManager } from '../../src/manager.js';
 import type { NewSession, SessionLimit, StorePolicy } from '../../src/store.js';
 import type { SqlSessionStore } from '../../src/stores/sql/sql-store.js';
 import { newToken, randomSessionId } from '../../src/tokens.js';
@@ -292,34 +293,23 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
       });
     });
 
-    it('an unreachable database is a SessionStoreError (STORE_UNAVAILABLE) from every operation', async () => {
+    it('an unreachable database is a SessionStoreError (STORE_UNAVAILABLE) from every manager operation', async () => {
       const dead = await h.deadStore();
-      const s = newSession(user(), T0);
+      const sessions = createSessionManager({ store: dead });
+      const id = randomSessionId();
+      const { token } = newToken(id);
       const calls: Array<[string, () => Promise<unknown>]> = [
-        ['create', () => dead.create({ session: s.input, limit: roomy, now: T0, policy })],
-        ['validate', () => dead.validate({ id: s.input.id, tokenHash: s.hash, now: T0, policy })],
-        [
-          'rotate',
-          () =>
-            dead.rotate({
-              id: s.input.id,
-              tokenHash: s.hash,
-              newTokenHash: s.hash,
-              patch: null,
-              now: T0,
-              policy,
-            }),
-        ],
-        ['patch', () => dead.patch({ id: s.input.id, tokenHash: s.hash, patch: {}, now: T0, policy })],
-        ['logout', () => dead.logout({ id: s.input.id, tokenHash: s.hash, now: T0, policy })],
-        ['revoke', () => dead.revoke({ userId: 'u', id: s.input.id, reason: 'revoked', now: T0, policy })],
-        [
-          'revokeAll',
-          () => dead.revokeAll({ userId: 'u', exceptId: null, reason: 'revoked', now: T0, policy }),
-        ],
-        ['list', () => dead.list({ userId: 'u', now: T0, policy })],
-        ['updateUser', () => dead.updateUser({ userId: 'u', patch: {}, rotate: false, now: T0, policy })],
-        ['sweep', () => dead.sweep({ now: T0, policy })],
+        ['create', () => sessions.create({ userId: 'u' })],
+        ['validate', () => sessions.validate(token)],
+        ['rotate', () => sessions.rotate(token)],
+        ['patch', () => sessions.patch(token, { x: 1 })],
+        ['logout', () => sessions.logout(token)],
+        ['revoke', () => sessions.revoke('u', id)],
+        ['revokeAll', () => sessions.revokeAll('u')],
+        ['list', () => sessions.list('u')],
+        ['updateUser', () => sessions.updateUser('u', { x: 1 })],
+        ['sweep', () => sessions.sweep()],
+        // The one store call no manager makes (apps run it at boot): the store wraps it itself.
         ['migrate', () => dead.migrate()],
       ];
       for (const [op, call] of calls) {
@@ -329,8 +319,22 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
         );
         expect(error, op).toBeInstanceOf(SessionStoreError);
         expect((error as SessionStoreError).code, op).toBe('STORE_UNAVAILABLE');
-        expect((error as SessionStoreError).message, op).toContain(`${op} failed`);
+        expect((error as SessionStoreError).message, op).toContain(`${dead.name} store: ${op} failed`);
+        // Wrapped once: the cause is the driver's own error, not another SessionError.
+        expect((error as SessionStoreError).cause, op).toBeInstanceOf(Error);
+        expect((error as SessionStoreError).cause, op).not.toBeInstanceOf(SessionError);
       }
+    });
+
+    it('a store called directly lets the driver error through: the manager is the one place that wraps', async () => {
+      const dead = await h.deadStore();
+      const s = newSession(user(), T0);
+      const error = await dead.validate({ id: s.input.id, tokenHash: s.hash, now: T0, policy }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(Error);
+      expect(error).not.toBeInstanceOf(SessionError);
     });
   });
 }

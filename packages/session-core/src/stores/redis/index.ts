@@ -50,7 +50,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
-import { SessionConfigError, SessionError, storeFailure } from '../../errors.js';
+import { SessionConfigError, SessionError } from '../../errors.js';
 import type {
   CreateOutcome,
   EndReason,
@@ -90,9 +90,10 @@ export interface RedisStoreOptions {
    * can be missing on the replica promoted in its place, and the revoked session works again. With it,
    * every write that ends a session or replaces its token (logout, revoke, revokeAll, rotate, updateUser,
    * and create when it evicts) is followed by `WAIT replicas timeoutMs` on the same connection and is
-   * acknowledged only once that many replicas hold it; otherwise the call fails (SessionStoreError),
-   * since the change may not survive a failover (./replica-wait.ts). Set `replicas` to at most the
-   * replicas each master has: while fewer are reachable those writes fail. Default: off.
+   * acknowledged only once that many replicas hold it; otherwise the call fails (the manager reports
+   * SessionStoreError), since the change may not survive a failover (./replica-wait.ts). Set
+   * `replicas` to at most the replicas each master has: while fewer are reachable those writes fail.
+   * Default: off.
    * @example { replicas: 1, timeoutMs: 100 }
    */
   waitForReplicas?: ReplicaWait;
@@ -178,9 +179,9 @@ const badReply = (reply: unknown): never => {
 };
 
 /**
- * A token hash as the text the scripts get and store: base64url of the 32 bytes (43 characters, ~0.1 us
- * to make). Text, not a Buffer: ioredis writes a command that has any Buffer argument on a slower path
- * (measured: validate costs ~1.4 us more client CPU that way), and text keeps every reply a plain string.
+ * A token hash as the text the scripts get and store: base64url of the 32 bytes (43 characters).
+ * Text, not a Buffer: ioredis writes a command that has any Buffer argument on a slower path (more
+ * client CPU per validate; docs/PERFORMANCE.md), and text keeps every reply a plain string.
  */
 function hashText(bytes: Uint8Array): string {
   const buffer = Buffer.isBuffer(bytes)
@@ -282,17 +283,8 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
       : run(script, numKeys, args);
   const ended = (reply: unknown) => reply !== null;
 
-  /** Every failure (driver, script, reply) surfaces as SessionStoreError, never as "no session". */
-  async function guard<T>(operation: string, body: () => Promise<T>): Promise<T> {
-    try {
-      return await body();
-    } catch (error) {
-      throw storeFailure('redis', operation, error);
-    }
-  }
-
   // ARGV[1] of every script: the policy and the prefix in one argument (each argument costs client
-  // CPU, ~0.5 us on validate), rebuilt only when the policy's numbers change.
+  // CPU on every validate), rebuilt only when the policy's numbers change.
   let context = '';
   let cached: StorePolicy = { idleMs: Number.NaN, absoluteMs: Number.NaN, tombstoneMs: Number.NaN };
   const contextOf = (p: StorePolicy): string => {
@@ -312,203 +304,186 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
   const sameShard = (userId: string, id: string) =>
     isSessionId(id) && id.slice(0, TAG_LENGTH) === keys.tag(userId);
 
+  // Failures (driver, script, unexpected reply) leave these methods as thrown: the manager's store
+  // call is the one place that turns them into SessionStoreError. Only a misuse with a meaning of its
+  // own is typed here (create's foreign session id, a SessionError the manager passes on as it is).
   return {
     name: 'redis',
 
     newSessionId: ({ userId }) => prefixedSessionId(keys.tag(userId)),
 
-    create({ session, limit, now, policy }): Promise<CreateOutcome> {
-      return guard('create', async () => {
-        if (!sameShard(session.userId, session.id)) {
-          throw new SessionError(
-            'INVALID_ARGUMENT',
-            'session id must come from store.newSessionId({ userId })',
-          );
-        }
-        const fields: Arg[] = [
-          'h',
-          hashText(session.tokenHash),
-          'u',
-          session.userId,
-          'c',
-          session.createdAt,
-          'a',
-          now,
-          'd',
-          JSON.stringify(session.data),
-        ];
-        if (session.userAgent != null) fields.push('g', encodeUserAgent(session.userAgent));
-        if (session.ip != null) fields.push('i', session.ip);
-        const max = Number.isFinite(limit.max) ? limit.max : 2 ** 31;
-        const reply = await runDurable(
-          SCRIPTS.create,
-          2,
-          [
-            keys.userIndex(session.userId),
-            keys.session(session.id),
-            ...common(now, policy),
-            session.id,
-            max,
-            limit.onLimit,
-            session.createdAt,
-            ...fields,
-          ],
-          (r) => Array.isArray(r) && r[0] === 1 && r.length > 1, // it evicted some
+    async create({ session, limit, now, policy }): Promise<CreateOutcome> {
+      if (!sameShard(session.userId, session.id)) {
+        throw new SessionError(
+          'INVALID_ARGUMENT',
+          'session id must come from store.newSessionId({ userId })',
         );
-        if (!Array.isArray(reply)) return badReply(reply);
-        const sessions = sessionsFrom(reply, 1);
-        return reply[0] === 1 ? { ok: true, evicted: sessions } : { ok: false, active: sessions };
-      });
+      }
+      const fields: Arg[] = [
+        'h',
+        hashText(session.tokenHash),
+        'u',
+        session.userId,
+        'c',
+        session.createdAt,
+        'a',
+        now,
+        'd',
+        JSON.stringify(session.data),
+      ];
+      if (session.userAgent != null) fields.push('g', encodeUserAgent(session.userAgent));
+      if (session.ip != null) fields.push('i', session.ip);
+      const max = Number.isFinite(limit.max) ? limit.max : 2 ** 31;
+      const reply = await runDurable(
+        SCRIPTS.create,
+        2,
+        [
+          keys.userIndex(session.userId),
+          keys.session(session.id),
+          ...common(now, policy),
+          session.id,
+          max,
+          limit.onLimit,
+          session.createdAt,
+          ...fields,
+        ],
+        (r) => Array.isArray(r) && r[0] === 1 && r.length > 1, // it evicted some
+      );
+      if (!Array.isArray(reply)) return badReply(reply);
+      const sessions = sessionsFrom(reply, 1);
+      return reply[0] === 1 ? { ok: true, evicted: sessions } : { ok: false, active: sessions };
     },
 
     // The hot path: one async frame, no closures, a 7-element reply.
     async validate(input: TokenCall): Promise<ValidateOutcome> {
       const { id, now } = input;
       if (!isSessionId(id)) return { ok: false, reason: 'unknown' };
+      // EVALSHA with its arguments in place (no argument array, no spread, no closure per call).
+      const key = keys.session(id);
+      const ctx = contextOf(input.policy);
+      const hash = hashText(input.tokenHash);
+      let r: unknown;
       try {
-        // EVALSHA with its arguments in place (no argument array, no spread, no closure per call).
-        const key = keys.session(id);
-        const ctx = contextOf(input.policy);
-        const hash = hashText(input.tokenHash);
-        let r: unknown;
-        try {
-          r = await client.evalsha(VALIDATE_SHA, 1, key, ctx, now, hash);
-        } catch (error) {
-          if (!isNoScript(error)) throw error;
-          r = await client.eval(SCRIPTS.validate.source, 1, key, ctx, now, hash);
-        }
-        if (!Array.isArray(r)) return badReply(r);
-        if (r[0] === 1) {
-          // {1, u, c, d, g, i, r}: a = now; q is already folded into d by the script.
-          return {
-            ok: true,
-            session: {
-              id,
-              userId: str(r[1]),
-              data: JSON.parse(str(r[3])) as SessionData,
-              createdAt: Number(r[2]),
-              lastActivityAt: now,
-              userAgent: optUserAgent(r[4]),
-              ip: optStr(r[5]),
-              rotatePending: r[6] === '1',
-            },
-          };
-        }
-        const reason = missReason(r[1]);
-        if (r[0] === 2) return { ok: false, reason, ended: true, session: sessionAt(id, r, 2) };
-        return { ok: false, reason };
+        r = await client.evalsha(VALIDATE_SHA, 1, key, ctx, now, hash);
       } catch (error) {
-        throw storeFailure('redis', 'validate', error);
+        if (!isNoScript(error)) throw error;
+        r = await client.eval(SCRIPTS.validate.source, 1, key, ctx, now, hash);
       }
-    },
-
-    rotate({ id, tokenHash, newTokenHash, patch, now, policy }) {
-      return guard('rotate', async () => {
-        if (!isSessionId(id)) return null;
-        const r = await runDurable(
-          SCRIPTS.rotate,
-          1,
-          [
-            keys.session(id),
-            ...common(now, policy),
-            hashText(tokenHash),
-            hashText(newTokenHash),
-            patch ? JSON.stringify(patch) : '',
-          ],
-          ended,
-        );
-        if (r === null) return null;
-        if (!Array.isArray(r)) return badReply(r);
-        // {u, c, d, g, i}: touched now, rotatePending cleared, q folded into d.
+      if (!Array.isArray(r)) return badReply(r);
+      if (r[0] === 1) {
+        // {1, u, c, d, g, i, r}: a = now; q is already folded into d by the script.
         return {
-          id,
-          userId: str(r[0]),
-          data: JSON.parse(str(r[2])) as SessionData,
-          createdAt: Number(str(r[1])),
-          lastActivityAt: now,
-          userAgent: optUserAgent(r[3]),
-          ip: optStr(r[4]),
-          rotatePending: false,
+          ok: true,
+          session: {
+            id,
+            userId: str(r[1]),
+            data: JSON.parse(str(r[3])) as SessionData,
+            createdAt: Number(r[2]),
+            lastActivityAt: now,
+            userAgent: optUserAgent(r[4]),
+            ip: optStr(r[5]),
+            rotatePending: r[6] === '1',
+          },
         };
-      });
+      }
+      const reason = missReason(r[1]);
+      if (r[0] === 2) return { ok: false, reason, ended: true, session: sessionAt(id, r, 2) };
+      return { ok: false, reason };
     },
 
-    patch({ id, tokenHash, patch, now, policy }) {
-      return guard('patch', async () => {
-        if (!isSessionId(id)) return null;
-        const r = await run(SCRIPTS.patch, 1, [
+    async rotate({ id, tokenHash, newTokenHash, patch, now, policy }) {
+      if (!isSessionId(id)) return null;
+      const r = await runDurable(
+        SCRIPTS.rotate,
+        1,
+        [
           keys.session(id),
           ...common(now, policy),
           hashText(tokenHash),
-          JSON.stringify(patch),
-        ]);
-        if (r === null) return null;
-        if (!Array.isArray(r)) return badReply(r);
-        return sessionAt(id, r, 0); // {u, c, a, d, g, i, r}: q folded into d (r[7] is absent)
-      });
+          hashText(newTokenHash),
+          patch ? JSON.stringify(patch) : '',
+        ],
+        ended,
+      );
+      if (r === null) return null;
+      if (!Array.isArray(r)) return badReply(r);
+      // {u, c, d, g, i}: touched now, rotatePending cleared, q folded into d.
+      return {
+        id,
+        userId: str(r[0]),
+        data: JSON.parse(str(r[2])) as SessionData,
+        createdAt: Number(str(r[1])),
+        lastActivityAt: now,
+        userAgent: optUserAgent(r[3]),
+        ip: optStr(r[4]),
+        rotatePending: false,
+      };
     },
 
-    logout({ id, tokenHash, now, policy }) {
-      return guard('logout', async () => {
-        if (!isSessionId(id)) return null;
-        const r = await runDurable(
-          SCRIPTS.logout,
-          1,
-          [keys.session(id), ...common(now, policy), hashText(tokenHash), 'logged_out'],
-          ended,
-        );
-        if (r === null) return null;
-        if (!Array.isArray(r)) return badReply(r);
-        return sessionAt(id, r, 0);
-      });
+    async patch({ id, tokenHash, patch, now, policy }) {
+      if (!isSessionId(id)) return null;
+      const r = await run(SCRIPTS.patch, 1, [
+        keys.session(id),
+        ...common(now, policy),
+        hashText(tokenHash),
+        JSON.stringify(patch),
+      ]);
+      if (r === null) return null;
+      if (!Array.isArray(r)) return badReply(r);
+      return sessionAt(id, r, 0); // {u, c, a, d, g, i, r}: q folded into d (r[7] is absent)
     },
 
-    revoke({ userId, id, reason, now, policy }) {
-      return guard('revoke', async () => {
-        // An id from another user's shard can't be theirs (and would be a cross-slot call on Cluster).
-        if (!sameShard(userId, id)) return null;
-        const r = await runDurable(
-          SCRIPTS.revoke,
-          2,
-          [keys.session(id), keys.userIndex(userId), ...common(now, policy), userId, reason, id],
-          ended,
-        );
-        if (r === null) return null;
-        if (!Array.isArray(r)) return badReply(r);
-        return sessionAt(id, r, 0);
-      });
+    async logout({ id, tokenHash, now, policy }) {
+      if (!isSessionId(id)) return null;
+      const r = await runDurable(
+        SCRIPTS.logout,
+        1,
+        [keys.session(id), ...common(now, policy), hashText(tokenHash), 'logged_out'],
+        ended,
+      );
+      if (r === null) return null;
+      if (!Array.isArray(r)) return badReply(r);
+      return sessionAt(id, r, 0);
     },
 
-    revokeAll({ userId, exceptId, reason, now, policy }) {
-      return guard('revokeAll', async () => {
-        const r = await runDurable(
-          SCRIPTS.revokeAll,
-          1,
-          [keys.userIndex(userId), ...common(now, policy), exceptId ?? '', reason],
-          (r) => Array.isArray(r) && r.length > 0,
-        );
-        return sessionsFrom(r, 0);
-      });
+    async revoke({ userId, id, reason, now, policy }) {
+      // An id from another user's shard can't be theirs (and would be a cross-slot call on Cluster).
+      if (!sameShard(userId, id)) return null;
+      const r = await runDurable(
+        SCRIPTS.revoke,
+        2,
+        [keys.session(id), keys.userIndex(userId), ...common(now, policy), userId, reason, id],
+        ended,
+      );
+      if (r === null) return null;
+      if (!Array.isArray(r)) return badReply(r);
+      return sessionAt(id, r, 0);
     },
 
-    list({ userId, now, policy }) {
-      return guard('list', async () => {
-        const r = await run(SCRIPTS.list, 1, [keys.userIndex(userId), ...common(now, policy)]);
-        return sessionsFrom(r, 0);
-      });
+    async revokeAll({ userId, exceptId, reason, now, policy }) {
+      const r = await runDurable(
+        SCRIPTS.revokeAll,
+        1,
+        [keys.userIndex(userId), ...common(now, policy), exceptId ?? '', reason],
+        (r) => Array.isArray(r) && r.length > 0,
+      );
+      return sessionsFrom(r, 0);
     },
 
-    updateUser({ userId, patch, rotate, now, policy }) {
-      return guard('updateUser', async () => {
-        const json = JSON.stringify(patch);
-        const r = await runDurable(
-          SCRIPTS.updateUser,
-          1,
-          [keys.userIndex(userId), ...common(now, policy), json === '{}' ? '' : json, rotate ? '1' : '0'],
-          (r) => r !== 0,
-        );
-        return typeof r === 'number' ? r : badReply(r);
-      });
+    async list({ userId, now, policy }) {
+      const r = await run(SCRIPTS.list, 1, [keys.userIndex(userId), ...common(now, policy)]);
+      return sessionsFrom(r, 0);
+    },
+
+    async updateUser({ userId, patch, rotate, now, policy }) {
+      const json = JSON.stringify(patch);
+      const r = await runDurable(
+        SCRIPTS.updateUser,
+        1,
+        [keys.userIndex(userId), ...common(now, policy), json === '{}' ? '' : json, rotate ? '1' : '0'],
+        (r) => r !== 0,
+      );
+      return typeof r === 'number' ? r : badReply(r);
     },
   };
 }

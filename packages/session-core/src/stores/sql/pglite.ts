@@ -9,7 +9,7 @@ import {
 } from './sql-store.js';
 
 export { migrationSql } from './schema.js';
-export type { SqlSessionStore } from './sql-store.js';
+export type { SqlExecutor, SqlQueryable, SqlSessionStore } from './sql-store.js';
 
 /** What the store needs of a PGlite instance (`new PGlite(dataDir)` or `await PGlite.create(...)`). */
 export type PGliteLike = Pick<PGliteInterface, 'query' | 'exec' | 'transaction'>;
@@ -80,8 +80,8 @@ export async function migrate(db: PGliteLike, options: { table?: string } = {}):
 
 function queryable(db: PGliteLike | Transaction): SqlQueryable {
   return {
-    async query(sql, params) {
-      return (await db.query<Record<string, unknown>>(sql, [...params])).rows;
+    async query<T extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []) {
+      return (await db.query<T>(sql, [...params])).rows;
     },
     async script(sql) {
       await db.exec(sql);
@@ -89,7 +89,22 @@ function queryable(db: PGliteLike | Transaction): SqlQueryable {
   };
 }
 
-function pgliteExecutor(db: PGliteLike): SqlExecutor {
+/**
+ * The SQL executor the PGlite store runs on, for your own tables in the same database (a users
+ * table, say): `query` runs one statement; `transaction` runs a callback in one transaction, commits
+ * when it resolves and rolls back (and rethrows) when it throws. PGlite has one connection: a
+ * transaction holds it, so every other query waits until it ends, and a `query` on the executor
+ * (rather than on `tx`) inside the callback would wait for ever. Errors are the driver's, as thrown.
+ * The database stays yours (never closed here), and nothing here creates the sessions table: the
+ * store does that.
+ * @example
+ * const db = pgliteExecutor(pglite);
+ * await db.script('CREATE TABLE IF NOT EXISTS users (id text PRIMARY KEY, name text NOT NULL)');
+ * await db.transaction(async (tx) => {
+ *   await tx.query('INSERT INTO users (id, name) VALUES ($1, $2)', [id, name]);
+ * });
+ */
+export function pgliteExecutor(db: PGliteLike): SqlExecutor {
   return {
     ...queryable(db),
     // PGlite's transaction holds its single connection exclusively: BEGIN ... COMMIT, or ROLLBACK

@@ -2,11 +2,12 @@ import { DEFAULT_TABLE, sessionTable } from './schema.js';
 import { createSqlStore, type SqlExecutor, type SqlQueryable, type SqlSessionStore } from './sql-store.js';
 
 export { migrationSql } from './schema.js';
-export type { SqlSessionStore } from './sql-store.js';
+export type { SqlExecutor, SqlQueryable, SqlSessionStore } from './sql-store.js';
 
 /** What the store needs of a `pg` client: a `pg.Pool`, a `pg.PoolClient` or anything shaped alike. */
 export interface PgQueryable {
-  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  /** `command` is the statement's tag (`'COMMIT'`, `'ROLLBACK'`, ...), as `pg` reports it. */
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; command?: string }>;
 }
 
 /** What the store needs of a `pg.Pool` (a real Pool fits; so does a wrapper that counts queries). */
@@ -42,7 +43,7 @@ export interface PostgresStoreOptions {
  */
 export function postgresStore(options: PostgresStoreOptions): SqlSessionStore {
   const table = sessionTable(options.table ?? DEFAULT_TABLE);
-  return createSqlStore({ name: 'postgres', db: pgExecutor(options.pool), table });
+  return createSqlStore({ name: 'postgres', db: postgresExecutor(options.pool), table });
 }
 
 /**
@@ -55,9 +56,9 @@ export async function migrate(pool: PgPoolLike, options: { table?: string } = {}
 
 function queryable(client: PgQueryable): SqlQueryable {
   return {
-    async query(sql, params) {
+    async query<T extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []) {
       // Copy: pg's typings want a mutable array.
-      return (await client.query(sql, [...params])).rows as Record<string, unknown>[];
+      return (await client.query(sql, [...params])).rows as T[];
     },
     async script(sql) {
       // Without parameters pg uses the simple query protocol, which accepts several statements.
@@ -66,7 +67,23 @@ function queryable(client: PgQueryable): SqlQueryable {
   };
 }
 
-function pgExecutor(pool: PgPoolLike): SqlExecutor {
+/**
+ * The SQL executor the PostgreSQL store runs on, for your own tables in the same database (a users
+ * table, say): `query` runs one statement on any pooled connection; `transaction` runs a callback in
+ * one READ COMMITTED transaction on one connection, commits when it resolves and rolls back (and
+ * rethrows) when it throws. A statement that failed inside it aborts it even when the callback catches
+ * the error: the transaction then rejects rather than commit. A connection that can't even roll back
+ * is destroyed, not returned to the pool. Errors are the driver's, as thrown: wrapping them is the
+ * caller's choice. The pool stays yours (never ended here).
+ * @example
+ * const db = postgresExecutor(pool);
+ * const [user] = await db.query<{ name: string }>('SELECT name FROM users WHERE id = $1', [id]);
+ * await db.transaction(async (tx) => {
+ *   await tx.query('UPDATE users SET name = $2 WHERE id = $1', [id, name]);
+ *   await tx.query('INSERT INTO audit (user_id, what) VALUES ($1, $2)', [id, 'renamed']);
+ * });
+ */
+export function postgresExecutor(pool: PgPoolLike): SqlExecutor {
   return {
     ...queryable(pool),
     async transaction(fn) {
@@ -77,7 +94,11 @@ function pgExecutor(pool: PgPoolLike): SqlExecutor {
         // default of REPEATABLE READ would not give.
         await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
         const result = await fn(queryable(client));
-        await client.query('COMMIT');
+        // A statement that failed inside `fn` and was caught there leaves the transaction aborted, and
+        // PostgreSQL then answers COMMIT by rolling back, without an error: say so (as PGlite does),
+        // or the caller would take writes that are gone for done.
+        const { command } = await client.query('COMMIT');
+        if (command === 'ROLLBACK') throw new Error('the transaction was rolled back instead of committed');
         return result;
       } catch (error) {
         try {

@@ -28,9 +28,20 @@ import { migrationSql, type SessionTable } from './schema.js';
  * when both deadlines have passed the reason is `absolute_timeout`.
  */
 
-/** Runs statements. Rows come back as plain objects keyed by column name. */
+/**
+ * Runs statements: what the SQL stores need of a driver, and what `postgresExecutor` and
+ * `pgliteExecutor` give an app for its own tables. Rows come back as plain objects keyed by column
+ * name, with the driver's own value types (`pg` returns int8 as a string, PGlite as a number).
+ */
 export interface SqlQueryable {
-  query(sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
+  /**
+   * Runs one statement with `$1`, `$2`, ... parameters and returns its rows (none for a statement
+   * without RETURNING). `T` types the rows; nothing checks it at run time.
+   */
+  query<T extends Record<string, unknown> = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<T[]>;
   /** Runs a script of several statements without parameters (the migrations). */
   script(sql: string): Promise<void>;
 }
@@ -38,7 +49,11 @@ export interface SqlQueryable {
 export interface SqlExecutor extends SqlQueryable {
   /**
    * Runs `fn` in one READ COMMITTED transaction on one connection: commit when it resolves, roll back
-   * when it throws. The advisory lock in `create` relies on each statement taking a fresh snapshot.
+   * when it throws (and rethrow what it threw). A statement that failed inside aborts the transaction
+   * even if `fn` caught its error: it then rejects instead of committing. Use `tx`, not the executor,
+   * inside `fn`: the executor runs outside the transaction (on PGlite's single connection it would
+   * wait for the transaction, for ever). The advisory lock in `create` relies on each statement taking
+   * a fresh snapshot.
    */
   transaction<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T>;
 }
@@ -293,15 +308,6 @@ export function createSqlStore(options: SqlStoreOptions): SqlSessionStore {
   const { name, db, table } = options;
   const sql = statements(table.qualified);
 
-  /** Every driver error surfaces as SessionStoreError (fail closed), never as "no session". */
-  async function run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (cause) {
-      throw storeFailure(name, operation, cause);
-    }
-  }
-
   async function one(statement: string, params: readonly unknown[]): Promise<StoredSession | null> {
     const [row] = await db.query(statement, params);
     return row === undefined ? null : toSession(row);
@@ -310,108 +316,107 @@ export function createSqlStore(options: SqlStoreOptions): SqlSessionStore {
   return {
     name,
 
-    migrate: () => run('migrate', options.migrate ?? (() => migrateSql(db, table))),
+    // Driver errors leave the session operations below as thrown: the manager's store call is the one
+    // place that turns them into SessionStoreError. migrate() is the exception because no manager ever
+    // runs it (apps call it at boot, or through `migrate(pool)`), so this is its one wrap, keeping the
+    // promise that a store failure reaches the app as SessionStoreError whichever way it came in.
+    migrate: async () => {
+      try {
+        await (options.migrate ?? (() => migrateSql(db, table)))();
+      } catch (cause) {
+        throw storeFailure(name, 'migrate', cause);
+      }
+    },
 
-    create: ({ session, limit, now, policy }) =>
-      run('create', () =>
-        db.transaction(async (tx): Promise<CreateOutcome> => {
-          await tx.query(sql.LOCK_USER, [session.userId]);
-          const rows = await tx.query(sql.PRUNE_AND_LIST_LIVE, [
-            session.userId,
-            now,
-            policy.idleMs,
-            policy.absoluteMs,
-          ]);
-          const active = rows.map(toSession);
-          let evicted: StoredSession[] = [];
-          const excess = active.length - Math.max(0, limit.max - 1);
-          if (excess > 0) {
-            if (limit.onLimit === 'reject') return { ok: false, active: active.sort(byCreatedAt) };
-            // `active` is least recently active first: those are the ones to go.
-            const ids = active.slice(0, excess).map((s) => s.id);
-            evicted = (await tx.query(sql.EVICT, [ids, now])).map(toSession);
-            evicted.sort((a, b) => a.lastActivityAt - b.lastActivityAt || byCreatedAt(a, b));
-          }
-          await tx.query(sql.INSERT, [
-            session.id,
-            session.userId,
-            session.tokenHash,
-            json(session.data),
-            session.createdAt,
-            session.userAgent,
-            session.ip,
-            now,
-          ]);
-          return { ok: true, evicted };
-        }),
-      ),
-
-    validate: ({ id, tokenHash, now, policy }) =>
-      run('validate', async () => {
-        const [row] = await db.query(sql.VALIDATE, [id, tokenHash, now, policy.idleMs, policy.absoluteMs]);
-        return validateOutcome(row, now, policy);
-      }),
-
-    rotate: ({ id, tokenHash, newTokenHash, patch, now, policy }) =>
-      run('rotate', () =>
-        one(sql.ROTATE, [
-          id,
-          tokenHash,
-          newTokenHash,
-          patch === null ? null : json(patch),
-          now,
-          policy.idleMs,
-          policy.absoluteMs,
-        ]),
-      ),
-
-    patch: ({ id, tokenHash, patch, now, policy }) =>
-      run('patch', () => one(sql.PATCH, [id, tokenHash, json(patch), now, policy.idleMs, policy.absoluteMs])),
-
-    logout: ({ id, tokenHash, now, policy }) =>
-      run('logout', () =>
-        one(sql.LOGOUT, [id, tokenHash, 'logged_out', now, policy.idleMs, policy.absoluteMs]),
-      ),
-
-    revoke: ({ userId, id, reason, now, policy }) =>
-      run('revoke', () => one(sql.REVOKE, [userId, id, reason, now, policy.idleMs, policy.absoluteMs])),
-
-    revokeAll: ({ userId, exceptId, reason, now, policy }) =>
-      run('revokeAll', async () => {
-        const rows = await db.query(sql.REVOKE_ALL, [
-          userId,
-          exceptId,
-          reason,
+    create: async ({ session, limit, now, policy }) =>
+      db.transaction(async (tx): Promise<CreateOutcome> => {
+        await tx.query(sql.LOCK_USER, [session.userId]);
+        const rows = await tx.query(sql.PRUNE_AND_LIST_LIVE, [
+          session.userId,
           now,
           policy.idleMs,
           policy.absoluteMs,
         ]);
-        return rows.map(toSession).sort(byCreatedAt);
-      }),
-
-    list: ({ userId, now, policy }) =>
-      run('list', async () => {
-        const rows = await db.query(sql.LIST, [userId, now, policy.idleMs, policy.absoluteMs]);
-        return rows.map(toSession);
-      }),
-
-    updateUser: ({ userId, patch, rotate, now, policy }) =>
-      run('updateUser', async () => {
-        const rows = await db.query(sql.UPDATE_USER, [
-          userId,
-          json(patch),
-          rotate,
+        const active = rows.map(toSession);
+        let evicted: StoredSession[] = [];
+        const excess = active.length - Math.max(0, limit.max - 1);
+        if (excess > 0) {
+          if (limit.onLimit === 'reject') return { ok: false, active: active.sort(byCreatedAt) };
+          // `active` is least recently active first: those are the ones to go.
+          const ids = active.slice(0, excess).map((s) => s.id);
+          evicted = (await tx.query(sql.EVICT, [ids, now])).map(toSession);
+          evicted.sort((a, b) => a.lastActivityAt - b.lastActivityAt || byCreatedAt(a, b));
+        }
+        await tx.query(sql.INSERT, [
+          session.id,
+          session.userId,
+          session.tokenHash,
+          json(session.data),
+          session.createdAt,
+          session.userAgent,
+          session.ip,
           now,
-          policy.idleMs,
-          policy.absoluteMs,
         ]);
-        return rows.length;
+        return { ok: true, evicted };
       }),
 
-    sweep: ({ now, policy }) =>
-      run('sweep', async () => {
-        const [row] = await db.query(sql.SWEEP, [now, policy.idleMs, policy.absoluteMs, policy.tombstoneMs]);
-        return row === undefined ? 0 : toMs(row.deleted);
-      }),
+    validate: async ({ id, tokenHash, now, policy }) => {
+      const [row] = await db.query(sql.VALIDATE, [id, tokenHash, now, policy.idleMs, policy.absoluteMs]);
+      return validateOutcome(row, now, policy);
+    },
+
+    rotate: async ({ id, tokenHash, newTokenHash, patch, now, policy }) =>
+      one(sql.ROTATE, [
+        id,
+        tokenHash,
+        newTokenHash,
+        patch === null ? null : json(patch),
+        now,
+        policy.idleMs,
+        policy.absoluteMs,
+      ]),
+
+    patch: async ({ id, tokenHash, patch, now, policy }) =>
+      one(sql.PATCH, [id, tokenHash, json(patch), now, policy.idleMs, policy.absoluteMs]),
+
+    logout: async ({ id, tokenHash, now, policy }) =>
+      one(sql.LOGOUT, [id, tokenHash, 'logged_out', now, policy.idleMs, policy.absoluteMs]),
+
+    revoke: async ({ userId, id, reason, now, policy }) =>
+      one(sql.REVOKE, [userId, id, reason, now, policy.idleMs, policy.absoluteMs]),
+
+    revokeAll: async ({ userId, exceptId, reason, now, policy }) => {
+      const rows = await db.query(sql.REVOKE_ALL, [
+        userId,
+        exceptId,
+        reason,
+        now,
+        policy.idleMs,
+        policy.absoluteMs,
+      ]);
+      return rows.map(toSession).sort(byCreatedAt);
+    },
+
+    list: async ({ userId, now, policy }) => {
+      const rows = await db.query(sql.LIST, [userId, now, policy.idleMs, policy.absoluteMs]);
+      return rows.map(toSession);
+    },
+
+    updateUser: async ({ userId, patch, rotate, now, policy }) => {
+      const rows = await db.query(sql.UPDATE_USER, [
+        userId,
+        json(patch),
+        rotate,
+        now,
+        policy.idleMs,
+        policy.absoluteMs,
+      ]);
+      return rows.length;
+    },
+
+    sweep: async ({ now, policy }) => {
+      const [row] = await db.query(sql.SWEEP, [now, policy.idleMs, policy.absoluteMs, policy.tombstoneMs]);
+      return row === undefined ? 0 : toMs(row.deleted);
+    },
   };
 }
