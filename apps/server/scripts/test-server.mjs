@@ -7,7 +7,7 @@
 //   node apps/server/scripts/test-server.mjs   (after `pnpm --filter @tessera/server build`)
 import { compose } from '../dist/compose.js';
 import { parseEnv } from '../dist/env.js';
-import { createServer } from '../dist/server.js';
+import { createServer } from '../dist/http/server.js';
 
 const argon2 =
   process.env.TESSERA_TEST_ARGON2 === 'production'
@@ -21,7 +21,7 @@ const runtime = await compose(config, {
   demoUsers: false,
   ...(tombstone ? { sessionTombstoneTtlMs: Number(tombstone) } : {}),
 });
-const server = createServer(runtime.deps);
+const server = createServer(runtime);
 const url = await server.start({ port: config.port, host: config.host });
 process.stdout.write(`${JSON.stringify({ testServer: url, pid: process.pid })}\n`);
 

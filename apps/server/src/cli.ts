@@ -5,8 +5,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import { type ComposeOptions, compose } from './compose.js';
-import { DataDirLockedError } from './db/data-dir-lock.js';
 import { type Config, EnvError, loadEnv } from './env.js';
+import { DataDirLockedError } from './infra/data-dir-lock.js';
 import { createLogger } from './logger.js';
 import { describeUserAgent } from './sessions/user-agent.js';
 import { checkPassword } from './users/password-policy.js';
@@ -212,7 +212,7 @@ export async function runCli(
         const source =
           totpKeys.source.kind === 'env' ? 'TOTP_ENCRYPTION_KEYS' : `the key file ${totpKeys.source.path}`;
         io.out(`TOTP secrets are encrypted with keys from ${source}:`);
-        const keys = await totpSecretsByKey(runtime.deps.db, totpKeys.box);
+        const keys = await totpSecretsByKey(runtime.db, totpKeys.box);
         for (const [i, k] of keys.entries()) {
           const what = !k.configured ? 'NOT CONFIGURED' : i === 0 ? 'current (encrypts)' : 'decrypts only';
           io.out(`  ${k.keyId}  ${what.padEnd(18)}  ${k.count} secret${k.count === 1 ? '' : 's'}`);
@@ -220,7 +220,7 @@ export async function runCli(
         return keys.some((k) => !k.configured) ? 1 : 0;
       }
       case 'mfa rekey': {
-        const { rekeyed, current, failed } = await rekeyTotpSecrets(runtime.deps.db, runtime.totpKeys.box);
+        const { rekeyed, current, failed } = await rekeyTotpSecrets(runtime.db, runtime.totpKeys.box);
         const keyId = runtime.totpKeys.box.keyIds[0];
         io.out(
           `re-encrypted ${rekeyed} TOTP secret${rekeyed === 1 ? '' : 's'} with key ${keyId} (${current} already were)`,
@@ -242,7 +242,7 @@ export async function runCli(
         return 0;
       }
       case 'mfa reset-unreadable': {
-        const reset = await resetUnreadableTotpSecrets(runtime.deps.db, runtime.totpKeys.box);
+        const reset = await resetUnreadableTotpSecrets(runtime.db, runtime.totpKeys.box);
         for (const userId of reset) {
           await sessions.updateUser(userId, { mfaEnabled: false }, { rotate: false });
           io.out(`MFA is off for user ${userId}: they sign in with their password and enroll again`);

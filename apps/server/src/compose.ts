@@ -18,18 +18,23 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { type GrantStore, redisGrantStore, sqlGrantStore } from './auth/grants.js';
 import { type TotpKeys, totpKeys } from './auth/totp-keys.js';
-import { lockDataDir } from './db/data-dir-lock.js';
-import { type Database, pgliteDatabase, postgresDatabase } from './db/database.js';
-import { migrate } from './db/migrations.js';
-import { storedSecret } from './db/server-secrets.js';
 import { type DemoAccount, seedDemoUsers } from './demo.js';
-import type { AppDeps, AppSessionData } from './deps.js';
 import type { Config } from './env.js';
+import { lockDataDir } from './infra/data-dir-lock.js';
+import { type Database, pgliteDatabase, postgresDatabase } from './infra/database.js';
+import { migrate } from './infra/migrations.js';
+import { storedSecret } from './infra/server-secrets.js';
+import {
+  type CredentialCounter,
+  redisCredentialCounter,
+  sqlCredentialCounter,
+} from './limits/credential-counter.js';
+import { memoryRequestLimiter, type RequestCountSync } from './limits/request-limit.js';
+import { redisRequestCountSync } from './limits/request-limit-sync.js';
 import { createLogger } from './logger.js';
-import { type RateLimiter, redisRateLimiter, sqlRateLimiter } from './security/limiter.js';
-import { memoryRequestLimiter, type RequestCountSync } from './security/request-limit.js';
-import { redisRequestCountSync } from './security/shared-request-limit.js';
 import { localEventBus, redisEventBus, type SessionEventBus } from './sessions/event-bus.js';
+import type { AppSessionData } from './sessions/session-data.js';
+import type { AppDeps } from './trpc/deps.js';
 import { type Argon2Params, OWASP_ARGON2, passwordHasher } from './users/passwords.js';
 import { userRepository } from './users/repository.js';
 import { assertTotpKeysPresent, sealPlaintextTotpSecrets } from './users/totp-secrets.js';
@@ -48,7 +53,7 @@ export interface ComposeOptions {
   /**
    * Whether to open the session store and what comes with it (with Redis: its connection). Default
    * true. The CLI passes false for commands that touch no session (`users create`), so those need no
-   * Redis; `deps.sessions`, `deps.grants` and `deps.limiter` then reject every call.
+   * Redis; `deps.sessions`, `deps.grants` and `deps.credentialCounter` then reject every call.
    */
   sessions?: boolean;
   /** How often to delete dead rows (SQL sessions, grants, rate-limit windows). Default 10 min. */
@@ -66,6 +71,12 @@ export interface ComposeOptions {
 
 export interface Runtime {
   deps: AppDeps;
+  /** The users database (the CLI's TOTP key commands read it directly). */
+  db: Database;
+  /** Named checks for /readyz; each throws when its dependency can't answer. */
+  readiness: Record<string, () => Promise<void>>;
+  /** Where sessions live, for the banner and logs. */
+  storeLabel: string;
   /** Demo accounts created on this start (their passwords are shown once), else null. */
   demo: DemoAccount[] | null;
   /** Where users live, for the banner. */
@@ -99,7 +110,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     let pglite: PGlite | null = null;
     let databaseLabel: string;
     if (config.databaseUrl) {
-      const [{ default: pg }, { displayUrl }] = await Promise.all([import('pg'), import('./redis.js')]);
+      const [{ default: pg }, { displayUrl }] = await Promise.all([import('pg'), import('./infra/redis.js')]);
       pool = new pg.Pool({
         connectionString: config.databaseUrl,
         max: config.databasePoolSize,
@@ -140,14 +151,13 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     if (role === 'server') await assertTotpKeysPresent(db, keys.box);
 
     // -- session store, grants, limits, events --------------------------------------------------
-    let redis: Redis | Cluster | null = null;
     let store: SessionStore;
     let grants: GrantStore;
-    let limiter: RateLimiter;
+    let credentialCounter: CredentialCounter;
     let requestSync: RequestCountSync | undefined;
     let events: SessionEventBus;
     let storeLabel: string;
-    const readiness: AppDeps['readiness'] = { database: () => db.ping() };
+    const readiness: Runtime['readiness'] = { database: () => db.ping() };
 
     if (options.sessions === false) {
       const no = notOpened;
@@ -163,18 +173,17 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
         updateUser: no,
       };
       grants = { issue: no, attempt: no, take: no, sweep: no };
-      limiter = { hit: no, refund: no, sweep: no };
+      credentialCounter = { hit: no, refund: no, sweep: no };
       events = localEventBus();
       storeLabel = 'not opened (this command touches no session)';
     } else if (config.redisUrl || config.redisClusterNodes) {
       const [{ displayUrl, redisClient, redisClusterClient, whenReady }, { redisStore }] = await Promise.all([
-        import('./redis.js'),
+        import('./infra/redis.js'),
         import('@tessera/session-core/redis'),
       ]);
       const client = config.redisClusterNodes
         ? redisClusterClient(config.redisClusterNodes, log)
         : redisClient(config.redisUrl!, log);
-      redis = client;
       cleanups.push(() => client.disconnect());
       storeLabel = config.redisClusterNodes
         ? `Redis Cluster (${config.redisClusterNodes.join(', ')})`
@@ -194,7 +203,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
         ...(config.redisWaitForReplicas ? { waitForReplicas: config.redisWaitForReplicas } : {}),
       });
       grants = redisGrantStore(client, prefix);
-      limiter = redisRateLimiter(client, prefix);
+      credentialCounter = redisCredentialCounter(client, prefix);
       // Only a server serves requests and listens for session events; the CLI still publishes the
       // sessions it ends, so the servers' live event streams hear of them at once.
       let subscriber: Redis | Cluster | undefined;
@@ -219,19 +228,19 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       await sqlStore.migrate();
       store = sqlStore;
       grants = sqlGrantStore(db, clock);
-      limiter = sqlRateLimiter(db, clock);
+      credentialCounter = sqlCredentialCounter(db, clock);
       events = localEventBus();
       storeLabel = `${pool ? 'PostgreSQL' : 'embedded PGlite'} (same database as users)`;
       readiness.sessionStore = () => db.ping();
     }
     cleanups.push(() => events.close());
-    const requests = memoryRequestLimiter({
+    const requestLimit = memoryRequestLimiter({
       max: config.rateLimit.requestsPerMinute,
       windowMs: 60_000,
       sync: requestSync,
       onSyncError: (error) => log.warn({ err: error }, 'request limit: sync failed, counting per instance'),
     });
-    cleanups.push(() => requests.close());
+    cleanups.push(() => requestLimit.close());
 
     const sessions = createSessionManager<AppSessionData>({
       store,
@@ -262,17 +271,13 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       config,
       log,
       clock,
-      db,
       users,
       passwords: passwordHasher(options.argon2 ?? OWASP_ARGON2, config.passwordHashConcurrency),
       sessions,
       grants,
-      limiter,
-      requests,
+      credentialCounter,
+      requestLimit,
       events,
-      readiness,
-      storeLabel,
-      redis,
     };
 
     if (role === 'server') {
@@ -280,7 +285,11 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       const sweep = async () => {
         try {
           const now = clock();
-          const [s, g, l] = await Promise.all([sessions.sweep(), grants.sweep(now), limiter.sweep(now)]);
+          const [s, g, l] = await Promise.all([
+            sessions.sweep(),
+            grants.sweep(now),
+            credentialCounter.sweep(now),
+          ]);
           if (s + g + l > 0) log.debug({ sessions: s, grants: g, rateLimits: l }, 'swept expired rows');
         } catch (error) {
           log.warn({ err: error }, 'sweep failed (will retry)');
@@ -296,7 +305,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       demo = await seedDemoUsers(deps);
     }
 
-    return { deps, demo, databaseLabel, totpKeys: keys, close };
+    return { deps, db, readiness, storeLabel, demo, databaseLabel, totpKeys: keys, close };
   } catch (error) {
     await close();
     throw error;

@@ -4,7 +4,7 @@
  * (only an empty users table qualifies).
  */
 import { randomBytes } from 'node:crypto';
-import type { AppDeps } from './deps.js';
+import type { AppDeps } from './trpc/deps.js';
 import type { Role } from './users/repository.js';
 
 export interface DemoAccount {

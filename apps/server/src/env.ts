@@ -48,7 +48,7 @@ export interface Config {
     authPerAccount: number;
     /**
      * /trpc procedure calls (a batch of n counts n) per client IP (IPv6: per /64) per minute: a coarse
-     * flood guard, shared across instances through Redis when configured (security/request-limit.ts).
+     * flood guard, shared across instances through Redis when configured (limits/request-limit.ts).
      */
     requestsPerMinute: number;
   };
@@ -61,7 +61,7 @@ export interface Config {
   totpEncryptionKeys: Buffer[] | null;
   /**
    * Key of the Redis session store's user shard tag (SESSION_TAG_SECRET, >= 32 bytes). null: a secret
-   * generated once and kept in the users database (db/server-secrets.ts).
+   * generated once and kept in the users database (infra/server-secrets.ts).
    */
   sessionTagSecret: Buffer | null;
   /** Built SPA to serve in production; null when the folder does not exist. */

@@ -72,8 +72,8 @@ export const SLOW_REQUEST_MS = 1_000;
 
 /**
  * Fastify's request logging, minus the two lines it writes for every request ("incoming request",
- * "request completed"): each costs a pino write with redaction (~40 us per request at `info`,
- * docs/PERFORMANCE.md). What is kept: requests that errored or answered 5xx, and slow ones; Fastify's
+ * "request completed"): each costs a pino write with redaction on every request (docs/PERFORMANCE.md
+ * has the figure). What is kept: requests that errored or answered 5xx, and slow ones; Fastify's
  * own error lines (defaultErrorLog and the rest) are unchanged, and session events keep their own
  * lines (compose.ts). Equivalent to `disableRequestLogging: true` plus an error/slow-request line (that
  * top-level option is deprecated in Fastify 5.12 in favour of a logController). At LOG_LEVEL=debug or

@@ -4,15 +4,16 @@
  * SIGINT/SIGTERM.
  */
 import { compose, type Runtime } from './compose.js';
-import { DataDirLockedError } from './db/data-dir-lock.js';
 import { formatDuration } from './durations.js';
 import { EnvError, loadEnv } from './env.js';
-import { createServer } from './server.js';
+import { createServer } from './http/server.js';
+import { DataDirLockedError } from './infra/data-dir-lock.js';
 
 const print = (lines: string[]) => process.stdout.write(`${lines.join('\n')}\n`);
 
 function banner(url: string, runtime: Runtime): string[] {
-  const { config, storeLabel } = runtime.deps;
+  const { storeLabel } = runtime;
+  const { config } = runtime.deps;
   const lines = [
     '',
     `Tessera is listening on ${url} (NODE_ENV=${config.nodeEnv})`,
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const server = createServer(runtime.deps);
+  const server = createServer(runtime);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

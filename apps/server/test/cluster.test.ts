@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 it('uses the cluster and is ready', async () => {
-  expect(a.runtime.deps.storeLabel).toMatch(/^Redis Cluster/);
+  expect(a.runtime.storeLabel).toMatch(/^Redis Cluster/);
   const ready = await fetch(`${a.url}/readyz`);
   expect(ready.status).toBe(200);
 });

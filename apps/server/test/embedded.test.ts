@@ -8,8 +8,8 @@ import { createTestDatabase, type TestDatabase } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
 import { compose } from '../src/compose.js';
-import { DataDirLockedError } from '../src/db/data-dir-lock.js';
 import { parseEnv } from '../src/env.js';
+import { DataDirLockedError } from '../src/infra/data-dir-lock.js';
 import { freshDataDir, PASSWORD, startApp, TEST_ARGON2, uniqueEmail } from './helpers/app.js';
 
 const configFor = (dataDir: string, extra: Record<string, string> = {}) =>

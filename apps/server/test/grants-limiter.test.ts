@@ -5,16 +5,20 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GrantStore, redisGrantStore, sqlGrantStore } from '../src/auth/grants.js';
-import { postgresDatabase } from '../src/db/database.js';
-import { migrate } from '../src/db/migrations.js';
-import { type RateLimiter, redisRateLimiter, sqlRateLimiter } from '../src/security/limiter.js';
+import { postgresDatabase } from '../src/infra/database.js';
+import { migrate } from '../src/infra/migrations.js';
+import {
+  type CredentialCounter,
+  redisCredentialCounter,
+  sqlCredentialCounter,
+} from '../src/limits/credential-counter.js';
 import { sleep } from './helpers/app.js';
 
 let db: TestDatabase;
 let redis: TestRedis;
 let pool: pg.Pool;
 let client: Redis;
-const impls: Record<string, { grants: GrantStore; limiter: RateLimiter }> = {};
+const impls: Record<string, { grants: GrantStore; limiter: CredentialCounter }> = {};
 
 beforeAll(async () => {
   [db, redis] = await Promise.all([createTestDatabase(), startRedis()]);
@@ -22,8 +26,11 @@ beforeAll(async () => {
   const database = postgresDatabase(pool);
   await migrate(database);
   client = new Redis(redis.url);
-  impls.postgres = { grants: sqlGrantStore(database), limiter: sqlRateLimiter(database) };
-  impls.redis = { grants: redisGrantStore(client, 'test:'), limiter: redisRateLimiter(client, 'test:') };
+  impls.postgres = { grants: sqlGrantStore(database), limiter: sqlCredentialCounter(database) };
+  impls.redis = {
+    grants: redisGrantStore(client, 'test:'),
+    limiter: redisCredentialCounter(client, 'test:'),
+  };
 });
 afterAll(async () => {
   client?.disconnect();

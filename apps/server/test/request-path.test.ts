@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../src/auth/totp.js';
-import { memoryRequestLimiter } from '../src/security/request-limit.js';
+import { memoryRequestLimiter } from '../src/limits/request-limit.js';
 import { PASSWORD, startApp, type TestApp, uniqueEmail } from './helpers/app.js';
 
 let app: TestApp;

@@ -3,9 +3,9 @@
  */
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createContextInner } from '../src/context.js';
-import { appRouter } from '../src/routers/index.js';
-import { createCallerFactory } from '../src/trpc.js';
+import { createContextInner } from '../src/trpc/context.js';
+import { createCallerFactory } from '../src/trpc/procedures.js';
+import { appRouter } from '../src/trpc/routers/index.js';
 import { startApp, type TestApp, uniqueEmail } from './helpers/app.js';
 
 let app: TestApp;

@@ -43,7 +43,7 @@ async function signIn(app: TestApp, email: string) {
 
 /** The stored generated secret(s), as the users database holds them. */
 async function storedSecrets(app: TestApp) {
-  return app.runtime.deps.db.query<{ name: string; value: Uint8Array }>(
+  return app.runtime.db.query<{ name: string; value: Uint8Array }>(
     'SELECT name, value FROM tessera_server_secrets ORDER BY name',
   );
 }

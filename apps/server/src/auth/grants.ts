@@ -10,8 +10,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import type { Database } from '../db/database.js';
-import { redisCall } from '../security/redis-call.js';
+import type { Database } from '../infra/database.js';
+import { redisCall } from '../infra/redis-call.js';
 
 export type GrantKind = 'mfa' | 'limit';
 

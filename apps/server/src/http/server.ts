@@ -1,17 +1,17 @@
 /**
- * `createServer(deps)` builds the Fastify app around already-composed dependencies and returns
+ * `createServer({ deps, readiness })` builds the Fastify app around already-composed dependencies and returns
  * `{ app, start, stop }`: main.ts and the tests share it. It opens no connection itself (compose.ts
  * does) and `stop` closes only the HTTP server.
  */
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { AppDeps } from './deps.js';
-import type { Config } from './env.js';
-import { batchPathLength } from './http/batch-limit.js';
-import { staticPlugin } from './http/static.js';
-import { trpcPlugin } from './http/trpc-plugin.js';
-import { QuietRequestLog } from './logger.js';
-import { appRouter } from './routers/index.js';
+import type { Config } from '../env.js';
+import { QuietRequestLog } from '../logger.js';
+import type { AppDeps } from '../trpc/deps.js';
+import { appRouter } from '../trpc/routers/index.js';
+import { batchPathLength } from './batch-limit.js';
+import { staticPlugin } from './static.js';
+import { trpcPlugin } from './trpc-plugin.js';
 
 export interface TesseraServer {
   app: FastifyInstance;
@@ -45,7 +45,14 @@ export function trustProxyOption(
   return (_address, hop) => hop < value;
 }
 
-export function createServer(deps: AppDeps): TesseraServer {
+export function createServer({
+  deps,
+  readiness,
+}: {
+  deps: AppDeps;
+  /** Named checks for /readyz; each throws when its dependency can't answer. */
+  readiness: Record<string, () => Promise<void>>;
+}): TesseraServer {
   const { config } = deps;
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
@@ -109,7 +116,7 @@ export function createServer(deps: AppDeps): TesseraServer {
     site.get('/readyz', async (_req, reply) => {
       reply.header('cache-control', 'no-store');
       const entries = await Promise.all(
-        Object.entries(deps.readiness).map(async ([name, check]) => {
+        Object.entries(readiness).map(async ([name, check]) => {
           try {
             await withTimeout(check(), READY_CHECK_TIMEOUT_MS);
             return [name, 'ok'] as const;

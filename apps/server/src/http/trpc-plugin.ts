@@ -4,21 +4,20 @@
  *  onRequest  the edge guard (guard.ts), the batch bound (batch-limit.ts: more calls than
  *             MAX_BATCH_CALLS is a 413), then the coarse per-IP request limit, one unit per call
  *             (decided in this process's memory, shared through Redis off the request path:
- *             security/request-limit.ts);
- *  handler    tRPC's resolveResponse behind a thin Fastify route (trpc-route.ts): createContext
- *             (context.ts) validates the session once;
- *  onSend     the ONE place that writes what the request queued: Set-Cookie (session-core's
- *             serializeCookie), extra headers (Retry-After), Cache-Control: no-store, and the fixed
- *             security headers of a JSON API (apiSecurityHeaders, built once; helmet, which builds
+ *             limits/request-limit.ts);
+ *  handler    tRPC's resolveResponse behind a thin Fastify route (trpc-route.ts), which owns the
+ *             request: createContext (trpc/context.ts) validates the session once, and the route
+ *             writes the cookies and headers the request queued;
+ *  onSend     Cache-Control: no-store and the fixed security headers of a JSON API on every answer
+ *             of this scope, refusals included (apiSecurityHeaders, built once; helmet, which builds
  *             its headers per request, runs only in the site's scope: server.ts).
  */
-import { serializeCookie } from '@tessera/session-core';
 import type { FastifyInstance } from 'fastify';
-import { contextFactory, newResponseState } from '../context.js';
-import type { AppDeps } from '../deps.js';
-import { isUnavailable } from '../errors.js';
-import { appRouter } from '../routers/index.js';
-import { clientKey } from '../security/client-key.js';
+import { clientKey } from '../limits/client-key.js';
+import { contextFactory } from '../trpc/context.js';
+import type { AppDeps } from '../trpc/deps.js';
+import { logFailure } from '../trpc/errors.js';
+import { appRouter } from '../trpc/routers/index.js';
 import { batchPathLength, callsIn, MAX_BATCH_CALLS } from './batch-limit.js';
 import { refuse, requestGuard } from './guard.js';
 import { registerTrpcRoute } from './trpc-route.js';
@@ -47,20 +46,18 @@ export async function trpcPlugin(
   opts: { deps: AppDeps; closing: AbortSignal },
 ): Promise<void> {
   const { deps } = opts;
-  const { config, log, requests } = deps;
+  const { config, log, requestLimit } = deps;
 
-  scope.decorateRequest('tessera', null as never);
   const guard = requestGuard(config.appOrigin);
   // One hook, not three: each async hook is a promise and a turn of Fastify's hook runner per request.
   scope.addHook('onRequest', async (req, reply) => {
-    req.tessera = newResponseState();
     const refused = guard(req, reply);
     if (refused) return refused;
     const calls = callsIn((req.params as { path?: string }).path);
     if (calls > MAX_BATCH_CALLS) {
       return refuse(reply, 413, 'PAYLOAD_TOO_LARGE', `A batch holds at most ${MAX_BATCH_CALLS} calls.`);
     }
-    const hit = requests.hit(clientKey(req.ip), Date.now(), calls);
+    const hit = requestLimit.hit(clientKey(req.ip), Date.now(), calls);
     if (hit.allowed) return;
     const seconds = Math.max(1, Math.ceil(hit.retryAfterMs / 1000));
     reply.header('retry-after', String(seconds));
@@ -70,14 +67,8 @@ export async function trpcPlugin(
   });
 
   const fixedHeaders = { ...apiSecurityHeaders(config.appOrigin), 'cache-control': 'no-store' };
-  scope.addHook('onSend', async (req, reply, payload) => {
+  scope.addHook('onSend', async (_req, reply, payload) => {
     reply.headers(fixedHeaders);
-    const state = req.tessera;
-    if (state) {
-      if (state.cookies.size > 0)
-        reply.header('set-cookie', [...state.cookies.values()].map(serializeCookie));
-      for (const [name, value] of state.headers) reply.header(name, value);
-    }
     return payload;
   });
 
@@ -96,13 +87,6 @@ export async function trpcPlugin(
   registerTrpcRoute(scope, {
     router: appRouter,
     createContext: contextFactory(deps, opts.closing),
-    onError({ error, path, type }) {
-      // Never log `input` (passwords, codes) or the context (tokens).
-      if (isUnavailable(error.cause) || error.code === 'SERVICE_UNAVAILABLE') {
-        log.warn({ err: error.cause ?? error, path, type }, 'dependency unavailable');
-      } else if (error.code === 'INTERNAL_SERVER_ERROR') {
-        log.error({ err: error.cause ?? error, path, type }, 'procedure failed');
-      }
-    },
+    onError: (failure) => logFailure(log, failure),
   });
 }

@@ -1,15 +1,18 @@
 /**
- * The /trpc route: Fastify hands each request to tRPC's own `resolveResponse` (the public building
- * block of every tRPC adapter, `@trpc/server/http`), which does all of tRPC's HTTP work: batching,
- * procedure lookup, method checks, input parsing, error shapes and status codes, SSE subscriptions.
+ * The /trpc route, which owns each API request end to end: it builds the request tRPC reads, hands
+ * the context factory what it may read of the request and a fresh `ResponseState`, and writes that
+ * state (Set-Cookie, Retry-After) onto the reply: the one place cookies are written.
  *
- * Why not `fastifyTRPCPlugin`: it first turns Node's request into a Fetch-API `Request` (undici
- * `Headers` built from every header, an AbortController and two listeners, WebIDL conversions), and
- * replies by piping a web stream. Measured on this machine (2 cores, a trivial query, 6 interleaved
- * rounds): ~210 us of server CPU per call through the plugin, ~140 us here. The request handed to
- * tRPC is `FastifyFetchRequest`: the few members `resolveResponse` reads, over what Fastify already
- * parsed. A JSON reply (queries, mutations, batches) is read as text and sent as such; anything else
- * (an SSE subscription stream) goes to Fastify as the body stream it is.
+ * Each request goes to tRPC's own `resolveResponse` (the public building block of every tRPC
+ * adapter, `@trpc/server/http`), which does all of tRPC's HTTP work: batching, procedure lookup,
+ * method checks, input parsing, error shapes and status codes, SSE subscriptions. Why not
+ * `fastifyTRPCPlugin`: it first turns Node's request into a Fetch-API `Request` (undici `Headers`
+ * built from every header, an AbortController and two listeners, WebIDL conversions) and replies by
+ * piping a web stream, a cost per call docs/PERFORMANCE.md measures. The request handed to tRPC here
+ * is `FastifyFetchRequest`: the few members `resolveResponse` reads, over what Fastify already
+ * parsed. test/conformance.test.ts runs one corpus through this route and through tRPC's adapter, so
+ * a tRPC upgrade that reads something else fails there. A JSON reply (queries, mutations, batches) is
+ * read as text and sent as such; anything else (an SSE stream) goes to Fastify as the stream it is.
  *
  * tRPC's Response headers are copied onto the reply except the hop-by-hop ones (RFC 9110 7.6.1;
  * RFC 9112 6.1): they describe one connection, and Node frames and keeps alive this one itself. A
@@ -17,15 +20,17 @@
  * response two framings (RFC 9112 6.3: a proxy reading the other one desynchronises), and a copied
  * `Connection: keep-alive` contradicted a client's `Connection: close`.
  */
-import type { AnyTRPCRouter } from '@trpc/server';
-import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
-import { type HTTPErrorHandler, resolveResponse } from '@trpc/server/http';
+import { serializeCookie } from '@tessera/session-core';
+import type { AnyTRPCRouter, TRPCError } from '@trpc/server';
+import { resolveResponse } from '@trpc/server/http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { newResponseState, type RequestInput } from '../trpc/context.js';
 
 export interface TrpcRouteOptions<TRouter extends AnyTRPCRouter, TContext> {
   router: TRouter;
-  createContext: (opts: CreateFastifyContextOptions) => Promise<TContext>;
-  onError?: HTTPErrorHandler<TRouter, FastifyRequest>;
+  /** Once per request; what it queues in `response` is written to the reply when tRPC is done. */
+  createContext: (request: RequestInput) => Promise<TContext>;
+  onError?: (failure: { error: TRPCError; path: string | undefined; type: string }) => void;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -47,7 +52,8 @@ class NodeHeaders {
 /**
  * What `resolveResponse` reads of a request: method, url, headers.get/has, the JSON body and an
  * abort signal (read on every call), which aborts when the client goes away before the reply is
- * complete (what ends an SSE subscription), as tRPC's node-http adapter does.
+ * complete (what ends an SSE subscription), as tRPC's node-http adapter does. Which members tRPC
+ * reads is checked by test/conformance.test.ts against tRPC's own Fastify adapter.
  */
 class FastifyFetchRequest {
   readonly method: string;
@@ -93,17 +99,27 @@ export function registerTrpcRoute<TRouter extends AnyTRPCRouter, TContext>(
   });
 
   scope.all<{ Params: { path: string } }>('/:path', async (req, reply) => {
+    const state = newResponseState();
     const response = await resolveResponse<TRouter>({
       router: opts.router,
       // A structural stand-in for the Fetch `Request` (see FastifyFetchRequest).
       req: new FastifyFetchRequest(req, reply) as unknown as Request,
       path: req.params.path,
       error: null,
-      createContext: ({ info }) => opts.createContext({ req, res: reply, info }) as never,
-      onError: opts.onError ? (o) => opts.onError?.({ ...o, req }) : undefined,
+      createContext: () =>
+        opts.createContext({
+          cookieHeader: req.headers.cookie,
+          userAgent: req.headers['user-agent'],
+          ip: req.ip ?? null,
+          response: state,
+        }) as never,
+      onError: opts.onError ? ({ error, path, type }) => opts.onError?.({ error, path, type }) : undefined,
     });
     reply.code(response.status);
     for (const [name, value] of response.headers) if (!isHopByHop(name)) reply.header(name, value);
+    // What the context and the procedures queued; for a stream (SSE) this is known before it starts.
+    if (state.cookies.size > 0) reply.header('set-cookie', [...state.cookies.values()].map(serializeCookie));
+    for (const [name, value] of state.headers) reply.header(name, value);
     if (response.headers.get('content-type') === 'application/json') {
       return reply.send(await response.text());
     }

@@ -1,24 +1,20 @@
 /**
  * The users database seen by the rest of the server: PostgreSQL through a `pg.Pool`, or the embedded
- * PGlite. Both speak the same SQL with `$1` parameters; this seam hides how each runs a statement and
- * a transaction, and turns "the database is unreachable" into one error type (a 503, never a 500).
+ * PGlite. Statements, scripts and transactions run on session-core's SQL executor (the one its stores
+ * use: `postgresExecutor`, `pgliteExecutor`); this seam adds what only the server needs: one error type
+ * for "the database is unreachable" (a 503, never a 500), `ping` for /readyz and `close`.
  */
-import type { PGlite, Transaction } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
+import { pgliteExecutor } from '@tessera/session-core/pglite';
+import { postgresExecutor, type SqlExecutor, type SqlQueryable } from '@tessera/session-core/postgres';
 import type pg from 'pg';
-import { UnavailableError } from '../errors.js';
+import { UnavailableError } from './unavailable.js';
 
 export type Row = Record<string, unknown>;
+export type Queryable = SqlQueryable;
 
-export interface Queryable {
-  query<T extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
-  /** Runs a script of several statements without parameters (migrations). */
-  exec(sql: string): Promise<void>;
-}
-
-export interface Database extends Queryable {
+export interface Database extends SqlExecutor {
   readonly kind: 'postgres' | 'pglite';
-  /** READ COMMITTED transaction on one connection: commit when `fn` resolves, roll back when it throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Throws when the database can't answer a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -52,81 +48,42 @@ export function toNumber(value: unknown): number {
   return typeof value === 'number' ? value : Number(value);
 }
 
-export function postgresDatabase(pool: pg.Pool): Database {
-  const wrap = (client: pg.Pool | pg.PoolClient): Queryable => ({
-    async query<T extends Row>(sql: string, params: readonly unknown[] = []) {
-      try {
-        return (await client.query(sql, [...params])).rows as T[];
-      } catch (error) {
-        throw classify(error, 'postgres');
-      }
-    },
-    async exec(sql) {
-      try {
-        await client.query(sql);
-      } catch (error) {
-        throw classify(error, 'postgres');
-      }
-    },
-  });
-  const base = wrap(pool);
+/** The executor with every failure classified; `isClosed` short-cuts calls to a closed database. */
+function database(
+  kind: Database['kind'],
+  executor: SqlExecutor,
+  end: () => Promise<void>,
+  isClosed: () => boolean = () => false,
+): Database {
+  const guard = async <T>(run: () => Promise<T>): Promise<T> => {
+    if (isClosed()) throw new DatabaseUnavailableError(`${kind} database is closed`);
+    try {
+      return await run();
+    } catch (error) {
+      throw classify(error, kind);
+    }
+  };
   return {
-    kind: 'postgres',
-    ...base,
-    async transaction(fn) {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (error) {
-        throw classify(error, 'postgres');
-      }
-      let broken = false;
-      try {
-        await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-        const result = await fn(wrap(client));
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        try {
-          await client.query('ROLLBACK');
-        } catch {
-          broken = true;
-        }
-        throw classify(error, 'postgres');
-      } finally {
-        client.release(broken);
-      }
-    },
+    kind,
+    query: (sql, params) => guard(() => executor.query(sql, params)),
+    script: (sql) => guard(() => executor.script(sql)),
+    transaction: (fn) => guard(() => executor.transaction(fn)),
     async ping() {
-      await base.query('SELECT 1');
+      await guard(() => executor.query('SELECT 1'));
     },
-    async close() {
-      await pool.end();
-    },
+    close: end,
   };
 }
 
-export function pgliteDatabase(db: PGlite): Database {
-  const wrap = (q: PGlite | Transaction): Queryable => ({
-    async query<T extends Row>(sql: string, params: readonly unknown[] = []) {
-      if (db.closed) throw new DatabaseUnavailableError('pglite database is closed');
-      return (await q.query<T>(sql, [...params])).rows;
-    },
-    async exec(sql) {
-      if (db.closed) throw new DatabaseUnavailableError('pglite database is closed');
-      await q.exec(sql);
-    },
-  });
-  const base = wrap(db);
-  return {
-    kind: 'pglite',
-    ...base,
-    transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
-    async ping() {
-      await base.query('SELECT 1');
-    },
-    async close() {
+export const postgresDatabase = (pool: pg.Pool): Database =>
+  database('postgres', postgresExecutor(pool), () => pool.end());
+
+export const pgliteDatabase = (db: PGlite): Database =>
+  database(
+    'pglite',
+    pgliteExecutor(db),
+    async () => {
       if (!db.closed) await db.close();
     },
-  };
-}
+    () => db.closed,
+  );

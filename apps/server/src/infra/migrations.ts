@@ -69,7 +69,7 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
     name: 'server secrets',
     sql: `
       -- Secrets the server generates once and every instance sharing this database reads
-      -- (db/server-secrets.ts), e.g. 'session_tag': the key of the Redis session store's user shard
+      -- (infra/server-secrets.ts), e.g. 'session_tag': the key of the Redis session store's user shard
       -- tag when SESSION_TAG_SECRET is not set. Never a secret that protects this database's own rows.
       CREATE TABLE tessera_server_secrets (
         name       text   PRIMARY KEY,
@@ -83,14 +83,14 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
 export async function migrate(db: Database, now: () => number = Date.now): Promise<number[]> {
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', ['tessera_server:migrate']);
-    await tx.exec(`CREATE TABLE IF NOT EXISTS tessera_schema_migrations (
+    await tx.script(`CREATE TABLE IF NOT EXISTS tessera_schema_migrations (
       version int PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`);
     const rows = await tx.query<{ version: number }>('SELECT version FROM tessera_schema_migrations');
     const done = new Set(rows.map((r) => Number(r.version)));
     const applied: number[] = [];
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
-      await tx.exec(m.sql);
+      await tx.script(m.sql);
       await tx.query(
         'INSERT INTO tessera_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)',
         [m.version, m.name, now()],

@@ -1,4 +1,4 @@
-import { UnavailableError } from '../errors.js';
+import { UnavailableError } from './unavailable.js';
 
 /** Runs a Redis command; any failure (down, timeout, offline queue disabled) becomes UnavailableError (503). */
 export async function redisCall<T>(operation: string, run: () => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 /**
- * The key every per-IP limiter counts a client under (the credential throttle's `auth:ip:` keys and
- * the coarse request limit): one function, so no limiter can count addresses differently.
+ * The key every per-IP limiter counts a client under (the credential limit's `auth:ip:` keys and
+ * the request limit): one function, so no limit can count addresses differently.
  *
  *  - IPv4: the address as is (one address is what one subscriber, or one NAT, gets).
  *  - IPv4-mapped IPv6 (`::ffff:a.b.c.d`, what a dual-stack socket reports for an IPv4 peer): the

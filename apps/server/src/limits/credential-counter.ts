@@ -1,11 +1,11 @@
 /**
- * Fixed-window counters for the credential rate limits (OWASP Authentication Cheat Sheet: throttle
- * per account and per source). Shared by every instance: in Redis when configured, else in the
- * database. Fails closed: when the backend can't count, the caller gets the error (a 503), not a pass.
+ * The fixed-window counters behind the credential limit (trpc/credential-limit.ts says what is
+ * counted). Shared by every instance: in Redis when configured, else in the database. Fails
+ * closed: when the backend can't count, the caller gets the error (a 503), not a pass.
  */
 import type { Cluster, Redis } from 'ioredis';
-import { type Database, toNumber } from '../db/database.js';
-import { redisCall } from './redis-call.js';
+import { type Database, toNumber } from '../infra/database.js';
+import { redisCall } from '../infra/redis-call.js';
 
 export interface HitResult {
   allowed: boolean;
@@ -15,7 +15,7 @@ export interface HitResult {
   retryAfterMs: number;
 }
 
-export interface RateLimiter {
+export interface CredentialCounter {
   /** Counts one hit on `key` in a window of `windowMs`; allowed while hits <= limit. */
   hit(key: string, limit: number, windowMs: number): Promise<HitResult>;
   /** Takes one hit back, e.g. after a successful sign-in so it doesn't count as a failure. */
@@ -35,7 +35,7 @@ const REFUND = `local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 if n > 0 then redis.call('DECR', KEYS[1]) end
 return 1`;
 
-export function redisRateLimiter(client: Redis | Cluster, prefix = 'tessera:'): RateLimiter {
+export function redisCredentialCounter(client: Redis | Cluster, prefix = 'tessera:'): CredentialCounter {
   return {
     async hit(key, limit, windowMs) {
       const [hits, ttl] = (await redisCall('rate limit', () =>
@@ -52,7 +52,7 @@ export function redisRateLimiter(client: Redis | Cluster, prefix = 'tessera:'): 
 
 // -- SQL: one row per key; the upsert is atomic, so concurrent hits are all counted. ----------------
 
-export function sqlRateLimiter(db: Database, clock: () => number = Date.now): RateLimiter {
+export function sqlCredentialCounter(db: Database, clock: () => number = Date.now): CredentialCounter {
   return {
     async hit(key, limit, windowMs) {
       const now = clock();

@@ -1,13 +1,13 @@
 /**
  * The coarse per-IP request limit on /trpc (RATE_LIMIT_REQUESTS_PER_MINUTE): a flood guard, not a
- * credential throttle. It counts procedure calls (a batch of n costs n: http/batch-limit.ts) per
+ * credential limit. It counts procedure calls (a batch of n costs n: http/batch-limit.ts) per
  * client key (an IPv6 client by its /64: client-key.ts). It runs on every API request, so the
  * decision is always taken in this process's memory: a Redis round trip per request would cost as
  * much server CPU as the session check itself. The credential limits (login, MFA, reauthentication,
- * password change: security/throttle.ts) stay exact in Redis or the database and fail closed.
+ * password change: trpc/credential-limit.ts) stay exact in Redis or the database and fail closed.
  *
  * Alone, the count is per instance: N instances behind a balancer would let an address make up to
- * N x the limit. With a `sync` (Redis: shared-request-limit.ts), the instances share one count per
+ * N x the limit. With a `sync` (Redis: request-limit-sync.ts), the instances share one count per
  * address without a round trip on the request path: each instance counts locally and, every
  * `syncEveryMs`, adds what it counted for each busy address to the shared counter and reads back
  * the total of all instances; an address is refused when this instance's count plus the others'
@@ -43,7 +43,7 @@ export interface RequestLimiter {
   close(): void;
 }
 
-/** The shared side of the count (Redis: shared-request-limit.ts). */
+/** The shared side of the count (Redis: request-limit-sync.ts). */
 export interface RequestCountSync {
   /**
    * Adds `calls` to the shared count of `key`, whose window (if this call starts it) ends in

@@ -3,7 +3,7 @@
  * subscription), on every instance: through Redis pub/sub when Redis is the store, in-process
  * otherwise (the SQL store runs one instance per database... or several, which then only hear their
  * own events). Which of the two it is decides how often a subscription must look the session up
- * itself (routers/events.ts): a bus that hears every instance only misses events while its subscriber
+ * itself (trpc/routers/events.ts): a bus that hears every instance only misses events while its subscriber
  * is disconnected, and says so (`onGap`); a local one never hears the other instances at all.
  */
 import type { EndReason, SessionEvent } from '@tessera/session-core';

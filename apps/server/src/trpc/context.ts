@@ -1,17 +1,20 @@
 /**
  * The tRPC context, in two parts (as in tRPC's own examples):
- *  - `createContextInner`: everything a procedure needs, no req/res. Tests call routers with it
- *    through `createCaller`.
- *  - `createContext`: the Fastify adapter part. It reads the session cookie and validates it ONCE per
- *    HTTP request (one store round trip, however many procedures a batch holds), queues the clearing
- *    cookie when the token is dead, and exposes the session or the reason there is none.
- * Cookies are queued as data (`ResponseState.cookies`) and written to the reply in one place
- * (http/trpc-plugin.ts). A store failure throws SERVICE_UNAVAILABLE: it never reads as "signed out".
+ *  - `createContextInner`: everything a procedure needs, no HTTP. Tests call routers with it through
+ *    `createCaller`.
+ *  - `contextFactory`: what the /trpc route (http/trpc-route.ts) calls once per HTTP request. It
+ *    reads the session cookie and validates it ONCE (one store round trip, however many procedures a
+ *    batch holds) and queues the clearing cookie when the token is dead.
+ *
+ * The session is one value, `ctx.auth`: a live session with its token, or why there is none. It
+ * changes in one way, `ctx.auth.replace()` (sign-in, rotation, logout), which also queues the cookie,
+ * so what the request's state says and the cookie the client gets can never disagree.
+ *
+ * A store failure is not caught here: it reaches errors.ts, which answers 503 (never "signed out").
  */
 import { type InvalidReason, readCookie, type SessionCookie } from '@tessera/session-core';
-import { TRPCError } from '@trpc/server';
-import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
-import type { AppDeps, AppSession } from './deps.js';
+import type { AppSession } from '../sessions/session-data.js';
+import type { AppDeps } from './deps.js';
 
 /** Why a request has no session: the cookie's state, or what the store knows about its token. */
 export type NoSessionReason = InvalidReason | 'duplicate';
@@ -22,24 +25,79 @@ export interface RequestMeta {
   userAgent: string | null;
 }
 
-/** What the response must carry, filled by createContext and procedures; written in one place. */
+/**
+ * What the response must carry besides the body, filled while the request runs and written to the
+ * reply by the /trpc route alone.
+ */
 export interface ResponseState {
   /** By cookie name: a later write for the same name replaces an earlier one. */
   cookies: Map<string, SessionCookie>;
   headers: Map<string, string>;
 }
 
+export const newResponseState = (): ResponseState => ({ cookies: new Map(), headers: new Map() });
+
+/** What replaces the request's session: a session just issued or rotated, or the end of one. */
+export type SessionChange =
+  | { session: AppSession; token: string; cookie: SessionCookie }
+  | { ended: NoSessionReason; cookie: SessionCookie };
+
+/** The request's session, one object shared by every call of a batch. */
+export interface RequestAuth {
+  /** The live session (validated and touched), or null. */
+  readonly session: AppSession | null;
+  /** The token of `session` (after a rotation on this request: the new one). */
+  readonly token: string | null;
+  /** Why `session` is null. */
+  readonly reason: NoSessionReason | null;
+  /** The token the cookie carried, live or not (sign-in and logout end it), until replaced. */
+  readonly presented: string | null;
+  /** The one way to change the session: sets the new state and queues its cookie. */
+  replace(change: SessionChange): void;
+}
+
+function requestAuth(
+  response: ResponseState,
+  initial: { session: AppSession; token: string } | { reason: NoSessionReason; presented: string | null },
+): RequestAuth {
+  let session: AppSession | null = 'session' in initial ? initial.session : null;
+  let token: string | null = 'session' in initial ? initial.token : null;
+  let reason: NoSessionReason | null = 'reason' in initial ? initial.reason : null;
+  let presented: string | null = 'session' in initial ? initial.token : initial.presented;
+  return {
+    get session() {
+      return session;
+    },
+    get token() {
+      return token;
+    },
+    get reason() {
+      return reason;
+    },
+    get presented() {
+      return presented;
+    },
+    replace(change) {
+      response.cookies.set(change.cookie.name, change.cookie);
+      if ('ended' in change) {
+        session = null;
+        token = null;
+        presented = null;
+        reason = change.ended;
+      } else {
+        session = change.session;
+        token = change.token;
+        presented = change.token;
+        reason = null;
+      }
+    },
+  };
+}
+
 export interface Context {
   deps: AppDeps;
-  /** The live session of this request, already validated and touched. */
-  session: AppSession | null;
-  /** The token that opened `session` (after a rotation on this request: the new one). */
-  token: string | null;
-  /** Whatever token the cookie carried, live or not (login and logout destroy it). */
-  presentedToken: string | null;
-  /** Why `session` is null. */
-  noSession: NoSessionReason | null;
-  /** The raw MFA challenge token from its cookie, when present. */
+  auth: RequestAuth;
+  /** The raw MFA challenge token from its cookie, when present (sign-in.ts sets and clears it). */
   mfaChallenge: string | null;
   meta: RequestMeta;
   response: ResponseState;
@@ -49,29 +107,33 @@ export interface Context {
 
 const NEVER = new AbortController().signal;
 
-export const newResponseState = (): ResponseState => ({ cookies: new Map(), headers: new Map() });
-
 export function createContextInner(opts: {
   deps: AppDeps;
+  /** A live session and its token; else `noSession` says why there is none (default 'missing'). */
   session?: AppSession | null;
   token?: string | null;
+  noSession?: NoSessionReason;
+  /** The dead token the cookie carried, when there is no live session. */
   presentedToken?: string | null;
-  noSession?: NoSessionReason | null;
   mfaChallenge?: string | null;
   meta?: Partial<RequestMeta>;
   response?: ResponseState;
   closing?: AbortSignal;
 }): Context {
-  const session = opts.session ?? null;
+  const response = opts.response ?? newResponseState();
+  const auth =
+    opts.session && opts.token
+      ? requestAuth(response, { session: opts.session, token: opts.token })
+      : requestAuth(response, {
+          reason: opts.noSession ?? 'missing',
+          presented: opts.presentedToken ?? null,
+        });
   return {
     deps: opts.deps,
-    session,
-    token: opts.token ?? null,
-    presentedToken: opts.presentedToken ?? opts.token ?? null,
-    noSession: session ? null : (opts.noSession ?? 'missing'),
+    auth,
     mfaChallenge: opts.mfaChallenge ?? null,
     meta: { ip: opts.meta?.ip ?? null, userAgent: opts.meta?.userAgent ?? null },
-    response: opts.response ?? newResponseState(),
+    response,
     closing: opts.closing ?? NEVER,
   };
 }
@@ -79,71 +141,41 @@ export function createContextInner(opts: {
 /** The name of the MFA challenge cookie (same prefix rules as the session cookie). */
 export const mfaCookieName = (secure: boolean) => (secure ? '__Host-tessera-mfa' : 'tessera-mfa');
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Set for every /trpc request by http/trpc-plugin.ts. */
-    tessera: ResponseState;
-  }
-}
-
 const MAX_USER_AGENT = 512;
+
+/** What the /trpc route hands over of each request (http/trpc-route.ts). */
+export interface RequestInput {
+  cookieHeader: string | undefined;
+  userAgent: string | undefined;
+  ip: string | null;
+  response: ResponseState;
+}
 
 export function contextFactory(deps: AppDeps, closing?: AbortSignal) {
   const { sessions } = deps;
   const challengeCookie = mfaCookieName(deps.config.cookieSecure);
 
-  return async function createContext({ req }: CreateFastifyContextOptions): Promise<Context> {
-    const response = req.tessera;
-    const header = req.headers.cookie;
-    const meta: RequestMeta = {
-      ip: req.ip ?? null,
-      userAgent: req.headers['user-agent']?.slice(0, MAX_USER_AGENT) ?? null,
-    };
-    const challenge = readCookie(header, challengeCookie);
+  return async function createContext(req: RequestInput): Promise<Context> {
+    const { response, cookieHeader } = req;
+    const meta: RequestMeta = { ip: req.ip, userAgent: req.userAgent?.slice(0, MAX_USER_AGENT) ?? null };
+    const challenge = readCookie(cookieHeader, challengeCookie);
     const mfaChallenge = challenge.status === 'found' ? challenge.value : null;
-    const read = readCookie(header, sessions.cookieName);
+    const common = { deps, mfaChallenge, meta, response, closing };
+    const read = readCookie(cookieHeader, sessions.cookieName);
 
     if (read.status === 'duplicate') {
       // Two cookies of our name (one planted for a parent domain, say): adopt neither.
       response.cookies.set(sessions.cookieName, sessions.blankCookie());
-      return createContextInner({ deps, noSession: 'duplicate', mfaChallenge, meta, response, closing });
+      return createContextInner({ ...common, noSession: 'duplicate' });
     }
-    if (read.status === 'missing') {
-      return createContextInner({ deps, noSession: 'missing', mfaChallenge, meta, response, closing });
-    }
+    if (read.status === 'missing') return createContextInner({ ...common, noSession: 'missing' });
 
-    let result: Awaited<ReturnType<typeof sessions.validate>>;
-    try {
-      result = await sessions.validate(read.value);
-    } catch (error) {
-      throw new TRPCError({
-        code: 'SERVICE_UNAVAILABLE',
-        message: 'Session store unavailable',
-        cause: error,
-      });
-    }
+    const result = await sessions.validate(read.value);
     if (result.cookie) response.cookies.set(result.cookie.name, result.cookie);
     if (!result.session) {
-      return createContextInner({
-        deps,
-        noSession: result.reason,
-        presentedToken: read.value,
-        mfaChallenge,
-        meta,
-        response,
-        closing,
-      });
+      return createContextInner({ ...common, noSession: result.reason, presentedToken: read.value });
     }
-    return createContextInner({
-      deps,
-      session: result.session,
-      // The token in force: after a pending role change rotated it on this very request, the new one.
-      token: result.token,
-      presentedToken: result.token,
-      mfaChallenge,
-      meta,
-      response,
-      closing,
-    });
+    // The token in force: after a pending role change rotated it on this very request, the new one.
+    return createContextInner({ ...common, session: result.session, token: result.token });
   };
 }

@@ -1,19 +1,14 @@
 /**
- * Errors procedures throw, and the one place (`formatError`, used by trpc.ts) that maps causes to
- * what a client sees. "No session" is a value in the context; turning it into UNAUTHORIZED with a
- * `data.reason` happens here. A store or database that can't answer is a 503, never "signed out".
+ * Errors procedures throw, and the one place that decides what a failure means over HTTP:
+ * `formatError` (the router's errorFormatter: the status and body a client sees) and `logFailure`
+ * (the /trpc route's onError: what the operator sees) both classify through `failureKind`. "No
+ * session" is a value in the context; turning it into UNAUTHORIZED with a `data.reason` happens here.
+ * A store or database that can't answer is a 503, never "signed out".
  */
-import { SessionStoreError } from '@tessera/session-core';
 import { TRPCError, type TRPCErrorShape } from '@trpc/server';
+import type { Logger } from 'pino';
+import { isUnavailable } from '../infra/unavailable.js';
 import type { NoSessionReason } from './context.js';
-
-/** A backing service (database, Redis) could not answer. Clients see SERVICE_UNAVAILABLE (503). */
-export class UnavailableError extends Error {
-  constructor(message: string, cause?: unknown) {
-    super(message, { cause });
-    this.name = 'UnavailableError';
-  }
-}
 
 /** Why a request was refused, exposed to clients as `data.reason`. */
 export type RefusalReason =
@@ -114,10 +109,6 @@ export function badInput(field: string, message: string): TRPCError {
   });
 }
 
-export function isUnavailable(error: unknown): boolean {
-  return error instanceof SessionStoreError || error instanceof UnavailableError;
-}
-
 /** Extra fields in `error.data`, next to tRPC's `code`, `httpStatus` and `path`. */
 export interface ErrorData {
   code: string;
@@ -137,6 +128,25 @@ export interface ErrorData {
 
 const SERVICE_UNAVAILABLE_JSONRPC = -32603;
 
+/**
+ * What a failure is: a backing service that could not answer (503, whatever code the error was
+ * thrown with: a store failure inside a procedure or in createContext reaches tRPC as an internal
+ * error), a bug (500, details only in the log), or an answer to the client (4xx).
+ */
+export function failureKind(error: TRPCError): 'unavailable' | 'bug' | 'refusal' {
+  if (error.code === 'SERVICE_UNAVAILABLE' || isUnavailable(error.cause)) return 'unavailable';
+  if (error.code === 'INTERNAL_SERVER_ERROR') return 'bug';
+  return 'refusal';
+}
+
+/** The /trpc route's onError. Never logs `input` (passwords, codes) or the context (tokens). */
+export function logFailure(log: Logger, failure: { error: TRPCError; path?: string; type: string }): void {
+  const { error, path, type } = failure;
+  const kind = failureKind(error);
+  if (kind === 'unavailable') log.warn({ err: error.cause ?? error, path, type }, 'dependency unavailable');
+  else if (kind === 'bug') log.error({ err: error.cause ?? error, path, type }, 'procedure failed');
+}
+
 export function formatError(
   shape: TRPCErrorShape<{ code: string; httpStatus: number; path?: string; stack?: string }>,
   error: TRPCError,
@@ -148,12 +158,13 @@ export function formatError(
   let code = shape.code;
   const cause = error.cause;
 
-  if (isUnavailable(cause) || (error.code === 'SERVICE_UNAVAILABLE' && !(cause instanceof Refusal))) {
+  const kind = failureKind(error);
+  if (kind === 'unavailable') {
     code = SERVICE_UNAVAILABLE_JSONRPC;
     data.code = 'SERVICE_UNAVAILABLE';
     data.httpStatus = 503;
     message = 'The service is temporarily unavailable. Please retry shortly.';
-  } else if (error.code === 'INTERNAL_SERVER_ERROR') {
+  } else if (kind === 'bug') {
     message = 'Internal server error';
   }
   if (cause instanceof Refusal) {

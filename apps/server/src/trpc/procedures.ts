@@ -4,8 +4,8 @@
  * look at what it found, so they cost no I/O.
  */
 import { initTRPC } from '@trpc/server';
+import { type AppSession, sessionData } from '../sessions/session-data.js';
 import type { Context } from './context.js';
-import type { AppSession, AppSessionData } from './deps.js';
 import { forbidden, formatError, unauthorized } from './errors.js';
 
 const t = initTRPC.context<Context>().create({
@@ -39,10 +39,16 @@ type Middleware = Parameters<typeof t.procedure.use>[0];
 /** Marks a procedure as deliberately public: a procedure with no guard at all fails the guard test. */
 const declaredPublic: Middleware = ({ next }) => next();
 
-/** UNAUTHORIZED with `data.reason` (missing, idle_timeout, revoked, ...) when there is no live session. */
+/**
+ * UNAUTHORIZED with `data.reason` (missing, idle_timeout, revoked, ...) when there is no live session.
+ * Procedures behind it read `ctx.session` and `ctx.token`: the session as this call began (tRPC runs
+ * the calls of a batch concurrently, so each starts from what createContext found; a rotation inside
+ * the call returns the new session, and `ctx.auth.replace` records it).
+ */
 const requireSession = t.middleware(({ ctx, next }) => {
-  if (!ctx.session || !ctx.token) throw unauthorized(ctx.noSession ?? 'missing');
-  return next({ ctx: { session: ctx.session, token: ctx.token } });
+  const { session, token } = ctx.auth;
+  if (!session || !token) throw unauthorized(ctx.auth.reason ?? 'missing');
+  return next({ ctx: { session, token } });
 });
 
 /** Until when the session counts as fresh (the password was entered within FRESH_AUTH_WINDOW). */
@@ -90,18 +96,3 @@ export const guardMiddlewares: ReadonlyMap<unknown, 'public' | 'session' | 'fres
   for (const m of requireAdmin._middlewares.slice(session.length)) named.set(m, 'admin');
   return named;
 })();
-
-/** Reads the session data the way the rest of the server expects it, whatever the store returned. */
-export function sessionData(session: AppSession): AppSessionData {
-  const d = session.data as Partial<AppSessionData>;
-  const data: AppSessionData = {
-    role: d.role === 'admin' ? 'admin' : 'user',
-    authAt: typeof d.authAt === 'number' ? d.authAt : 0,
-    mfa: d.mfa === true,
-    mfaPending: typeof d.mfaPending === 'string' ? d.mfaPending : null,
-    mfaPendingUntil: typeof d.mfaPendingUntil === 'number' ? d.mfaPendingUntil : 0,
-  };
-  if (typeof d.email === 'string') data.email = d.email;
-  if (typeof d.mfaEnabled === 'boolean') data.mfaEnabled = d.mfaEnabled;
-  return data;
-}

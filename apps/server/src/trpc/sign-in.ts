@@ -2,11 +2,11 @@
  * The steps every way of signing in shares (password, password + TOTP, or a session-limit ticket).
  */
 import { type SessionCookie, SessionLimitError } from '@tessera/session-core';
-import { type Context, mfaCookieName } from '../context.js';
-import type { AppSessionData } from '../deps.js';
-import { type LimitSession, sessionLimitConflict, unauthorized } from '../errors.js';
+import type { AppSessionData } from '../sessions/session-data.js';
 import { describeUserAgent } from '../sessions/user-agent.js';
 import { type PublicUser, publicUser, type User } from '../users/repository.js';
+import { type Context, mfaCookieName } from './context.js';
+import { type LimitSession, sessionLimitConflict, unauthorized } from './errors.js';
 
 export const MFA_CHALLENGE_TTL_MS = 10 * 60_000;
 export const MFA_CHALLENGE_ATTEMPTS = 5;
@@ -37,12 +37,9 @@ export const readPending = (payload: Record<string, unknown>): PendingSignIn => 
  * Privilege Level Change"): whatever session the request carried ends before a new one is issued.
  */
 export async function endPresentedSession(ctx: Context): Promise<void> {
-  if (!ctx.presentedToken) return;
-  const { cookie } = await ctx.deps.sessions.logout(ctx.presentedToken);
-  ctx.response.cookies.set(cookie.name, cookie);
-  ctx.presentedToken = null;
-  ctx.session = null;
-  ctx.token = null;
+  if (!ctx.auth.presented) return;
+  const { cookie } = await ctx.deps.sessions.logout(ctx.auth.presented);
+  ctx.auth.replace({ ended: 'logged_out', cookie });
 }
 
 export function setMfaChallengeCookie(ctx: Context, token: string | null): void {
@@ -140,10 +137,6 @@ export async function issueSession(ctx: Context, user: User, pending: PendingSig
     log.info({ userId: user.id }, 'sign-in refused: the password or MFA changed while it was verified');
     throw unauthorized('invalid_credentials', 'Invalid email or password');
   }
-  ctx.response.cookies.set(issued.cookie.name, issued.cookie);
-  ctx.session = session;
-  ctx.token = issued.token;
-  ctx.presentedToken = issued.token;
-  ctx.noSession = null;
+  ctx.auth.replace({ session, token: issued.token, cookie: issued.cookie });
   return { status: 'signed_in', user: publicUser(current) };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SecretBox } from '../auth/secret-box.js';
-import { type Database, toNumber } from '../db/database.js';
+import { type Database, toNumber } from '../infra/database.js';
 import {
   openPendingTotpSecret,
   openTotpSecret,

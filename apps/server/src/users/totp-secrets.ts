@@ -6,7 +6,7 @@
  * with the current key (`pnpm cli mfa rekey`).
  */
 import { type SecretBox, SecretBoxError, type SecretBoxFailure } from '../auth/secret-box.js';
-import { type Database, toNumber } from '../db/database.js';
+import { type Database, toNumber } from '../infra/database.js';
 
 const context = (userId: string) => `tessera_users.mfa_secret:${userId}`;
 const pendingContext = (userId: string) => `session.mfaPending:${userId}`;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect, inject } from 'vitest';
 import { type ComposeOptions, compose, type Runtime } from '../../src/compose.js';
 import { parseEnv } from '../../src/env.js';
-import { createServer, type TesseraServer } from '../../src/server.js';
+import { createServer, type TesseraServer } from '../../src/http/server.js';
 import type { Role } from '../../src/users/repository.js';
 import { PASSWORD, TEST_ARGON2 } from './defaults.js';
 import { HttpClient, parseSetCookie, TEST_ORIGIN } from './http.js';
@@ -53,7 +53,7 @@ export async function startApp(options: StartOptions = {}): Promise<TestApp> {
     ...options.env,
   });
   const runtime = await compose(config, { argon2: TEST_ARGON2, demoUsers: false, ...options.compose });
-  const server = createServer(runtime.deps);
+  const server = createServer(runtime);
   let url: string;
   try {
     url = await server.start({ port: 0, host: '127.0.0.1' });

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { onProcessEnd } from '@tessera/testkit';
 import pg from 'pg';
 import { secretBox } from '../../src/auth/secret-box.js';
-import { postgresDatabase } from '../../src/db/database.js';
+import { postgresDatabase } from '../../src/infra/database.js';
 import { passwordHasher } from '../../src/users/passwords.js';
 import { type Role, userRepository } from '../../src/users/repository.js';
 import { PASSWORD, TEST_ARGON2, TEST_TOTP_KEY } from './defaults.js';

@@ -14,10 +14,10 @@
 import { TRPCError } from '@trpc/server';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createContextInner } from '../../src/context.js';
 import { EnvError, parseEnv } from '../../src/env.js';
-import { appRouter } from '../../src/routers/index.js';
-import { createCallerFactory } from '../../src/trpc.js';
+import { createContextInner } from '../../src/trpc/context.js';
+import { createCallerFactory } from '../../src/trpc/procedures.js';
+import { appRouter } from '../../src/trpc/routers/index.js';
 import { startApp, type TestApp, uniqueEmail } from '../helpers/app.js';
 import { TEST_ORIGIN } from '../helpers/http.js';
 import { mutations, procedures, queries } from '../security/procedures.js';

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createContextInner } from '../../src/context.js';
-import { appRouter } from '../../src/routers/index.js';
-import { createCallerFactory, type Guard, guardMiddlewares } from '../../src/trpc.js';
+import { createContextInner } from '../../src/trpc/context.js';
+import { createCallerFactory, type Guard, guardMiddlewares } from '../../src/trpc/procedures.js';
+import { appRouter } from '../../src/trpc/routers/index.js';
 import { startApp, type TestApp, uniqueEmail } from '../helpers/app.js';
 
 const GUARDS: readonly Guard[] = ['public', 'session', 'fresh', 'admin', 'admin + fresh'];

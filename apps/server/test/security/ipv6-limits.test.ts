@@ -7,7 +7,7 @@
  */
 import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientKey } from '../../src/security/client-key.js';
+import { clientKey } from '../../src/limits/client-key.js';
 import { PASSWORD, type StartOptions, startApp, type TestApp, uniqueEmail } from '../helpers/app.js';
 
 const AUTH_PER_IP = 3;

@@ -1,4 +1,4 @@
-import { appRouter } from '../../src/routers/index.js';
+import { appRouter } from '../../src/trpc/routers/index.js';
 
 export type ProcedureType = 'query' | 'mutation' | 'subscription';
 

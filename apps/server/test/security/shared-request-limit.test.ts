@@ -10,7 +10,7 @@
  */
 import { startRedis, type TestRedis } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryRequestLimiter, type RequestCountSync } from '../../src/security/request-limit.js';
+import { memoryRequestLimiter, type RequestCountSync } from '../../src/limits/request-limit.js';
 import { sleep, startApp, type TestApp } from '../helpers/app.js';
 
 /** What Redis does for the sync (shared-request-limit.ts), in memory, on a fake clock. */
@@ -154,7 +154,7 @@ describe('two server instances on one Redis', () => {
     for (let i = 0; i < n; i++) statuses.push(await call(app, ip));
     return statuses;
   };
-  const flush = (app: TestApp) => app.runtime.deps.requests.flush();
+  const flush = (app: TestApp) => app.runtime.deps.requestLimit.flush();
 
   it('an address spread over both instances gets the limit once, not once per instance', async () => {
     const ip = '203.0.113.10';

@@ -16,7 +16,7 @@ import { ReauthProvider } from './Reauth';
  * The server tells this tab at once when its session ends elsewhere (revoked from another device,
  * evicted by a new sign-in, password changed, expired): server-sent events through
  * httpSubscriptionLink. Opening the stream is one request and the tab never polls; the server looks
- * the session up itself at its deadlines and now and then (apps/server/src/routers/events.ts).
+ * the session up itself at its deadlines and now and then (apps/server/src/trpc/routers/events.ts).
  */
 function useSessionEndedEvents() {
   const trpc = useTRPC();

@@ -1,5 +1,5 @@
 /**
- * Reading the server's error shape (apps/server/src/errors.ts: `data.reason`, `data.sessionLimit`,
+ * Reading the server's error shape (apps/server/src/trpc/errors.ts: `data.reason`, `data.sessionLimit`,
  * `data.retryAfter`, `data.issues`) from whatever a query or mutation threw, with the types the
  * router declares.
  */

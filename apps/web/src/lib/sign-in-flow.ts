@@ -4,7 +4,7 @@
  */
 import type { SessionLimit } from './errors';
 
-/** The server's MFA challenge: 5 attempts, 10 minutes (apps/server/src/auth/sign-in.ts). */
+/** The server's MFA challenge: 5 attempts, 10 minutes (apps/server/src/trpc/sign-in.ts). */
 export const MFA_ATTEMPTS = 5;
 export const MFA_CHALLENGE_MS = 10 * 60_000;
 /** The session-limit ticket lives 5 minutes. */

@@ -24,7 +24,7 @@ export interface Frame {
   line: number;
 }
 
-/** A short location: `@trpc/server/.../resolveResponse.mjs:12`, `apps/server/dist/context.js:40`, `node:internal/...`. */
+/** A short location: `@trpc/server/.../resolveResponse.mjs:12`, `apps/server/dist/trpc/context.js:40`, `node:internal/...`. */
 export function shortUrl(url: string): string {
   if (url === '') return '';
   const path = url.replace(/^file:\/\//, '');

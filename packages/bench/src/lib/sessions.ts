@@ -15,7 +15,7 @@ export const TAG_SECRET = randomBytes(32);
 export const ROLE_DATA = { role: 'user' } as const;
 
 /**
- * The options apps/server/src/redis.ts uses, so the client behaves as in production, except
+ * The options apps/server/src/infra/redis.ts uses, so the client behaves as in production, except
  * auto-pipelining (the server enables it): target 4 measures what one call costs, and batching would
  * blur that (with it on, validate ran at 0.31x a trivial EVALSHA, which batches perfectly).
  */

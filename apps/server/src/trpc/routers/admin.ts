@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { adminProcedure, router } from '../trpc.js';
-import { publicUser, ROLES } from '../users/repository.js';
+import { publicUser, ROLES } from '../../users/repository.js';
+import { adminProcedure, router } from '../procedures.js';
 import { userId } from './inputs.js';
 
 export const adminRouter = router({

@@ -1,4 +1,13 @@
 import { z } from 'zod';
+import { matchTotp } from '../../auth/totp.js';
+import { sessionData } from '../../sessions/session-data.js';
+import { checkPassword } from '../../users/password-policy.js';
+import { publicUser, type User } from '../../users/repository.js';
+import type { Context } from '../context.js';
+import { limitCredentialsByAccount, limitCredentialsByIp } from '../credential-limit.js';
+import { currentUser } from '../current-user.js';
+import { badInput, forbidden, unauthorized } from '../errors.js';
+import { authedProcedure, freshUntil, publicProcedure, router } from '../procedures.js';
 import {
   endPresentedSession,
   issueSession,
@@ -7,25 +16,10 @@ import {
   readPending,
   type SignInResult,
   setMfaChallengeCookie,
-} from '../auth/sign-in.js';
-import { matchTotp } from '../auth/totp.js';
-import type { Context } from '../context.js';
-import { badInput, forbidden, unauthorized } from '../errors.js';
-import { throttleAccount, throttleIp } from '../security/throttle.js';
-import { authedProcedure, freshUntil, publicProcedure, router, sessionData } from '../trpc.js';
-import { checkPassword } from '../users/password-policy.js';
-import { publicUser, type User } from '../users/repository.js';
+} from '../sign-in.js';
 import { email, password, sessionId, totpCode } from './inputs.js';
 
 const INVALID_CREDENTIALS = 'Invalid email or password';
-
-/** The signed-in user, or UNAUTHORIZED when the account is gone (its session then ends too). */
-async function currentUser(ctx: Context & { session: NonNullable<Context['session']> }): Promise<User> {
-  const user = await ctx.deps.users.findById(ctx.session.userId);
-  if (user) return user;
-  await endPresentedSession(ctx);
-  throw unauthorized('unknown', 'This account no longer exists');
-}
 
 /** Rehashes with the current parameters after a successful verification (never fails the request). */
 function upgradeHashInBackground(ctx: Context, user: User, plain: string): void {
@@ -46,8 +40,8 @@ export const authRouter = router({
     .input(z.object({ email, password }))
     .mutation(async ({ ctx, input }): Promise<SignInResult> => {
       const { users, passwords, grants, clock, log } = ctx.deps;
-      await throttleIp(ctx);
-      const account = await throttleAccount(ctx, input.email);
+      await limitCredentialsByIp(ctx);
+      const account = await limitCredentialsByAccount(ctx, input.email);
       await endPresentedSession(ctx);
       if (ctx.mfaChallenge) {
         await grants.take('mfa', ctx.mfaChallenge);
@@ -84,7 +78,7 @@ export const authRouter = router({
   /** Second step of an MFA sign-in: the code from the authenticator app. The challenge dies on success. */
   verifyMfa: publicProcedure.input(z.object({ code: totpCode })).mutation(async ({ ctx, input }) => {
     const { users, grants, clock } = ctx.deps;
-    await throttleIp(ctx);
+    await limitCredentialsByIp(ctx);
     const token = ctx.mfaChallenge;
     const invalid = () => {
       setMfaChallengeCookie(ctx, null);
@@ -102,7 +96,7 @@ export const authRouter = router({
       await grants.take('mfa', token);
       throw invalid();
     }
-    const account = await throttleAccount(ctx, user.email);
+    const account = await limitCredentialsByAccount(ctx, user.email);
     const step = matchTotp(user.mfaSecret, input.code, clock());
     if (step === null || !(await users.consumeTotpStep(user.id, step))) {
       throw unauthorized(
@@ -142,8 +136,8 @@ export const authRouter = router({
 
   /** Ends the session server-side and clears the cookie. Works (and clears) without a live session too. */
   logout: publicProcedure.mutation(async ({ ctx }) => {
-    const { ended, cookie } = await ctx.deps.sessions.logout(ctx.presentedToken);
-    ctx.response.cookies.set(cookie.name, cookie);
+    const { ended, cookie } = await ctx.deps.sessions.logout(ctx.auth.presented);
+    ctx.auth.replace({ ended: 'logged_out', cookie });
     if (ctx.mfaChallenge) {
       await ctx.deps.grants.take('mfa', ctx.mfaChallenge);
       setMfaChallengeCookie(ctx, null);
@@ -188,9 +182,9 @@ export const authRouter = router({
   /** Re-enter the password: the session rotates and counts as fresh for FRESH_AUTH_WINDOW. */
   reauthenticate: authedProcedure.input(z.object({ password })).mutation(async ({ ctx, input }) => {
     const { passwords, sessions, clock } = ctx.deps;
-    await throttleIp(ctx);
+    await limitCredentialsByIp(ctx);
     const user = await currentUser(ctx);
-    const account = await throttleAccount(ctx, user.email);
+    const account = await limitCredentialsByAccount(ctx, user.email);
     if (!(await passwords.verify(user.passwordHash, input.password))) {
       throw forbidden('invalid_credentials', 'Wrong password');
     }
@@ -198,9 +192,7 @@ export const authRouter = router({
     // A new token on re-authentication too (ASVS 5.0 7.2.4); id, createdAt and metadata stay.
     const rotated = await sessions.rotate(ctx.token, { authAt: clock() });
     if (!rotated) throw unauthorized('unknown', 'This session ended');
-    ctx.response.cookies.set(rotated.cookie.name, rotated.cookie);
-    ctx.session = rotated.session;
-    ctx.token = rotated.token;
+    ctx.auth.replace(rotated);
     return { freshUntil: freshUntil(ctx, rotated.session) };
   }),
 
@@ -212,9 +204,9 @@ export const authRouter = router({
     .input(z.object({ currentPassword: password, newPassword: z.string().max(1024) }))
     .mutation(async ({ ctx, input }) => {
       const { passwords, users, sessions, clock, log } = ctx.deps;
-      await throttleIp(ctx);
+      await limitCredentialsByIp(ctx);
       const user = await currentUser(ctx);
-      const account = await throttleAccount(ctx, user.email);
+      const account = await limitCredentialsByAccount(ctx, user.email);
       if (!(await passwords.verify(user.passwordHash, input.currentPassword))) {
         throw forbidden('invalid_credentials', 'Wrong current password');
       }
@@ -240,7 +232,7 @@ export const authRouter = router({
       await users.setPassword(user.id, hash, now);
       const revoked = early + (await sessions.revokeAll(user.id, others));
       const rotated = await sessions.rotate(ctx.token, { authAt: now });
-      if (rotated) ctx.response.cookies.set(rotated.cookie.name, rotated.cookie);
+      if (rotated) ctx.auth.replace(rotated);
       log.info({ userId: user.id, sessionId: ctx.session.id, revoked }, 'password changed');
       return { revoked };
     }),

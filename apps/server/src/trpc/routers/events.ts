@@ -1,5 +1,5 @@
-import type { SessionEnded } from '../sessions/event-bus.js';
-import { authedProcedure, router } from '../trpc.js';
+import type { SessionEnded } from '../../sessions/event-bus.js';
+import { authedProcedure, router } from '../procedures.js';
 
 /**
  * How long a subscription goes without looking its session up itself, besides at the session's

@@ -1,4 +1,4 @@
-import { router } from '../trpc.js';
+import { router } from '../procedures.js';
 import { adminRouter } from './admin.js';
 import { authRouter } from './auth.js';
 import { eventsRouter } from './events.js';

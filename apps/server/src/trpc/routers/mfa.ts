@@ -1,18 +1,12 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { matchTotp, newTotpSecret, otpauthUrl } from '../auth/totp.js';
-import type { Context } from '../context.js';
+import { matchTotp, newTotpSecret, otpauthUrl } from '../../auth/totp.js';
+import { sessionData } from '../../sessions/session-data.js';
+import { limitCredentialsByAccount, limitCredentialsByIp } from '../credential-limit.js';
+import { currentUser } from '../current-user.js';
 import { forbidden, unauthorized } from '../errors.js';
-import { throttleAccount, throttleIp } from '../security/throttle.js';
-import { freshProcedure, router, sessionData } from '../trpc.js';
-import type { User } from '../users/repository.js';
+import { freshProcedure, router } from '../procedures.js';
 import { totpCode } from './inputs.js';
-
-async function currentUser(ctx: Context & { session: NonNullable<Context['session']> }): Promise<User> {
-  const user = await ctx.deps.users.findById(ctx.session.userId);
-  if (!user) throw unauthorized('unknown', 'This account no longer exists');
-  return user;
-}
 
 const factorChange = z.object({ code: totpCode, revokeOtherSessions: z.boolean().optional() });
 
@@ -65,10 +59,10 @@ export const mfaRouter = router({
         message: 'Start the enrollment first (mfa.beginEnrollment), or again if it has expired.',
       });
     }
-    await throttleIp(ctx);
+    await limitCredentialsByIp(ctx);
     const user = await currentUser(ctx);
     if (user.mfaSecret) throw alreadyOn();
-    const account = await throttleAccount(ctx, user.email);
+    const account = await limitCredentialsByAccount(ctx, user.email);
     const step = matchTotp(pending, input.code, clock());
     if (step === null) throw invalidCode();
     await account.succeeded();
@@ -88,7 +82,7 @@ export const mfaRouter = router({
     const off = { mfaPending: null, mfaPendingUntil: 0 };
     await sessions.updateUser(user.id, { mfaEnabled: true, ...off }, { rotate: false });
     const rotated = await sessions.rotate(ctx.token, { ...off, mfa: true, mfaEnabled: true });
-    if (rotated) ctx.response.cookies.set(rotated.cookie.name, rotated.cookie);
+    if (rotated) ctx.auth.replace(rotated);
     log.info({ userId: user.id, sessionId: ctx.session.id, revoked }, 'MFA enabled');
     return { enabled: true, revoked };
   }),
@@ -100,8 +94,8 @@ export const mfaRouter = router({
     if (!user.mfaSecret) {
       throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'Two-factor authentication is not on.' });
     }
-    await throttleIp(ctx);
-    const account = await throttleAccount(ctx, user.email);
+    await limitCredentialsByIp(ctx);
+    const account = await limitCredentialsByAccount(ctx, user.email);
     const step = matchTotp(user.mfaSecret, input.code, clock());
     if (step === null || !(await users.consumeTotpStep(user.id, step))) throw invalidCode();
     await account.succeeded();

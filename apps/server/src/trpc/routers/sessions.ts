@@ -1,7 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { describeUserAgent } from '../sessions/user-agent.js';
-import { authedProcedure, freshProcedure, router } from '../trpc.js';
+import { describeUserAgent } from '../../sessions/user-agent.js';
+import { authedProcedure, freshProcedure, router } from '../procedures.js';
 import { sessionId } from './inputs.js';
 
 export const sessionsRouter = router({
