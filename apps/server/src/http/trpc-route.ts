@@ -12,7 +12,8 @@
  * is `FastifyFetchRequest`: the few members `resolveResponse` reads, over what Fastify already
  * parsed. test/conformance.test.ts runs one corpus through this route and through tRPC's adapter, so
  * a tRPC upgrade that reads something else fails there. A JSON reply (queries, mutations, batches) is
- * read as text and sent as such; anything else (an SSE stream) goes to Fastify as the stream it is.
+ * read whole and sent as bytes (sent as a string, it would get Fastify's `; charset=utf-8` added to
+ * tRPC's content type); anything else (an SSE stream) goes to Fastify as the stream it is.
  *
  * tRPC's Response headers are copied onto the reply except the hop-by-hop ones (RFC 9110 7.6.1;
  * RFC 9112 6.1): they describe one connection, and Node frames and keeps alive this one itself. A
@@ -121,7 +122,7 @@ export function registerTrpcRoute<TRouter extends AnyTRPCRouter, TContext>(
     if (state.cookies.size > 0) reply.header('set-cookie', [...state.cookies.values()].map(serializeCookie));
     for (const [name, value] of state.headers) reply.header(name, value);
     if (response.headers.get('content-type') === 'application/json') {
-      return reply.send(await response.text());
+      return reply.send(Buffer.from(await response.arrayBuffer()));
     }
     // The stream, not the Response: Fastify would copy the Response's headers again, after onSend.
     return reply.send(response.body ?? '');
