@@ -2,8 +2,9 @@ import type { EndReason } from './store.js';
 
 /**
  * What happened to a session, for audit logs and live notifications. Events carry the public id only,
- * never a token. The events that end a session: `logged_out` (logout), `revoked` (reason `revoked` or
- * `password_changed`), `evicted` (the per-user limit), `expired` (found past a deadline on access).
+ * never a token. The events that end a session: `logged_out` (logout), `revoked` (reason `revoked`,
+ * `password_changed` or `account_disabled`), `evicted` (the per-user limit), `expired` (found past a
+ * deadline on access).
  */
 export type SessionEventType = 'created' | 'rotated' | 'logged_out' | 'revoked' | 'evicted' | 'expired';
 
@@ -19,8 +20,13 @@ export interface SessionEvent {
 
 export type SessionEventListener = (event: SessionEvent) => void;
 
+// No default branch: a new end reason must be given its event here, or this stops compiling.
 export function eventTypeFor(reason: EndReason): SessionEventType {
   switch (reason) {
+    case 'revoked':
+    case 'password_changed':
+    case 'account_disabled':
+      return 'revoked';
     case 'evicted':
       return 'evicted';
     case 'idle_timeout':
@@ -28,7 +34,5 @@ export function eventTypeFor(reason: EndReason): SessionEventType {
       return 'expired';
     case 'logged_out':
       return 'logged_out';
-    default:
-      return 'revoked';
   }
 }

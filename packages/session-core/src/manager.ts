@@ -3,7 +3,15 @@ import { SessionError, SessionLimitError, storeFailure } from './errors.js';
 import { eventTypeFor, type SessionEvent } from './events.js';
 import { type ResolvedOptions, resolveOptions, type SessionManagerOptions } from './options.js';
 import { deadlines } from './policy.js';
-import type { EndReason, RevokeReason, SessionData, StoredSession, StoreMiss, StorePolicy } from './store.js';
+import {
+  type EndReason,
+  REVOKE_REASONS,
+  type RevokeReason,
+  type SessionData,
+  type StoredSession,
+  type StoreMiss,
+  type StorePolicy,
+} from './store.js';
 import { isSessionId, newToken, parseToken, randomSessionId } from './tokens.js';
 
 /** A live session as callers see it. Times are ms since epoch. */
@@ -127,7 +135,8 @@ export interface SessionManager<TData extends object = SessionData> {
 
   /**
    * Ends every live session of the user, or every one but `except` (the current one, say). After a
-   * password change: `{ except: current.id, reason: 'password_changed' }`. Returns how many ended.
+   * password change: `{ except: current.id, reason: 'password_changed' }`; when the account is
+   * disabled: `{ reason: 'account_disabled' }`. Returns how many ended.
    */
   revokeAll(userId: string, options?: { except?: string; reason?: RevokeReason }): Promise<number>;
 
@@ -258,10 +267,13 @@ export function createSessionManager<TData extends object = SessionData>(
   };
 
   const requireReason = (reason: unknown): RevokeReason => {
-    if (reason !== 'revoked' && reason !== 'password_changed') {
-      throw new SessionError('INVALID_ARGUMENT', `reason must be 'revoked' or 'password_changed'`);
+    if (!(REVOKE_REASONS as readonly unknown[]).includes(reason)) {
+      throw new SessionError(
+        'INVALID_ARGUMENT',
+        `reason must be one of ${REVOKE_REASONS.map((r) => `'${r}'`).join(', ')}`,
+      );
     }
-    return reason;
+    return reason as RevokeReason;
   };
 
   async function rotateParsed(id: string, tokenHash: Uint8Array, patch: SessionData | null) {

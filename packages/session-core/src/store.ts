@@ -15,7 +15,8 @@
  * One verb per concept, from manager to store to end reason to event:
  *   logout     manager.logout    store.logout    reason 'logged_out'   event 'logged_out'
  *   revoke     manager.revoke    store.revoke    reason 'revoked'      event 'revoked'
- *              manager.revokeAll store.revokeAll (or 'password_changed', still event 'revoked')
+ *              manager.revokeAll store.revokeAll (or 'password_changed' / 'account_disabled',
+ *                                                still event 'revoked')
  *   evict      (create, at the limit)            reason 'evicted'      event 'evicted'
  *   expire     (validate, past a deadline)       reason 'idle_timeout' | 'absolute_timeout'
  *                                                                      event 'expired'
@@ -25,16 +26,24 @@
 export type SessionData = Record<string, unknown>;
 
 /** Why a session ended on purpose or by a deadline. Kept as a short-lived tombstone where the store can. */
-export type EndReason =
-  | 'revoked'
-  | 'evicted'
-  | 'password_changed'
-  | 'logged_out'
-  | 'idle_timeout'
-  | 'absolute_timeout';
+export type EndReason = RevokeReason | 'evicted' | 'logged_out' | 'idle_timeout' | 'absolute_timeout';
 
-/** The reasons `revoke` and `revokeAll` accept: `'password_changed'` after a password change. */
-export type RevokeReason = 'revoked' | 'password_changed';
+/**
+ * The reasons `revoke` and `revokeAll` accept, and the only ones: a tombstone's reason is shown to the
+ * signed-out user, so it is a closed list, never free text. `'revoked'` (the default) for a session
+ * ended by the user or an admin, `'password_changed'` after a password change, `'account_disabled'`
+ * when the account itself was disabled (every session of the user ends at once).
+ */
+export type RevokeReason = 'revoked' | 'password_changed' | 'account_disabled';
+
+/** Every RevokeReason, for the checks made at run time (the compiler keeps it complete and exact). */
+export const REVOKE_REASONS: readonly RevokeReason[] = Object.freeze(
+  Object.keys({
+    revoked: true,
+    password_changed: true,
+    account_disabled: true,
+  } satisfies Record<RevokeReason, true>) as RevokeReason[],
+);
 
 /** What a store can say about a token that is not (or no longer) a live session. */
 export type StoreMiss = 'unknown' | 'rotated' | EndReason;

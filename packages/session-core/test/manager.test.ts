@@ -309,6 +309,34 @@ describe('list and revoke', () => {
     ]);
   });
 
+  it('disabling an account: revokeAll with account_disabled ends every session, each says why', async () => {
+    const { sessions, events } = setup();
+    const a = await sessions.create(login);
+    const b = await sessions.create(login);
+    const c = await sessions.create(login);
+    const other = await sessions.create({ ...login, userId: 'u2' });
+    expect(await sessions.revoke('u1', a.session.id, { reason: 'account_disabled' })).toBe(true);
+    expect(await sessions.revokeAll('u1', { reason: 'account_disabled' })).toBe(2);
+    for (const { token } of [a, b, c]) {
+      const result = await sessions.validate(token);
+      expect(result).toMatchObject({ session: null, reason: 'account_disabled', token: null });
+      expect(result.cookie?.value).toBe(''); // the clearing cookie
+    }
+    expect(await sessions.list('u1')).toEqual([]);
+    expect((await sessions.validate(other.token)).session?.userId).toBe('u2');
+    // revokeAll's order among the sessions it ends is the store's.
+    const ended = events
+      .filter((e) => e.type !== 'created')
+      .map(({ type, sessionId, reason }) => ({ type, sessionId, reason }));
+    const byId = (x: { sessionId: string }, y: { sessionId: string }) =>
+      x.sessionId.localeCompare(y.sessionId);
+    expect(ended.sort(byId)).toEqual(
+      [a, b, c]
+        .map((s) => ({ type: 'revoked', sessionId: s.session.id, reason: 'account_disabled' }))
+        .sort(byId),
+    );
+  });
+
   it('rejects misuse with typed errors', async () => {
     const { sessions } = setup();
     await expect(
@@ -319,6 +347,10 @@ describe('list and revoke', () => {
     await expect(sessions.revokeAll('u1', { reason: 'evicted' as never })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     });
+    // A closed list, not free text: a tombstone's reason is shown to the signed-out user.
+    await expect(sessions.revokeAll('u1', { reason: 'disabled' as never })).rejects.toThrow(
+      "reason must be one of 'revoked', 'password_changed', 'account_disabled'",
+    );
     await expect(sessions.create({ userId: '' })).rejects.toThrow(SessionError);
     await expect(sessions.create({ userId: 'u', data: [] as never })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { EndReason, NewSession, SessionData, SessionStore, StorePolicy } from '../store.js';
+import {
+  type EndReason,
+  type NewSession,
+  REVOKE_REASONS,
+  type SessionData,
+  type SessionStore,
+  type StorePolicy,
+} from '../store.js';
 import { hashToken, isSessionId, newToken, randomSessionId } from '../tokens.js';
 
 /** A test body or hook: the suite's functions take no arguments and may be async. */
@@ -519,6 +526,23 @@ export function runSessionStoreContract(options: ContractOptions): void {
         );
         assert.deepEqual(await liveIds(u, T0 + 13), []);
       });
+
+      // Each reason the manager accepts, through both methods: a store that encodes reasons (a code
+      // table, an enum column, a CHECK constraint) must know every one of them.
+      for (const reason of REVOKE_REASONS) {
+        it(`revoke and revokeAll record reason '${reason}' and validate reports it`, async () => {
+          const u = user();
+          const [a, b, c] = [await create(u, T0), await create(u, T0 + 1), await create(u, T0 + 2)];
+          const one = await store.revoke({ userId: u, id: a.input.id, reason, now: T0 + 10, policy });
+          assert.equal(one?.id, a.input.id);
+          assert.equal(await reasonOf(a, T0 + 11), reason);
+          assert.equal(await reasonOf(b, T0 + 11), 'live');
+          const all = await store.revokeAll({ userId: u, exceptId: null, reason, now: T0 + 12, policy });
+          assert.deepEqual(all.map((s) => s.id).sort(), [b.input.id, c.input.id].sort());
+          assert.deepEqual(await liveIds(u, T0 + 13), []);
+          for (const m of [a, b, c]) assert.equal(await reasonOf(m, T0 + 13), reason);
+        });
+      }
 
       it('a rotated-away token reads as rotated, an ended one as its reason', async () => {
         const s = await create(user());

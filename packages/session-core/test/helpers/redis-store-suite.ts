@@ -795,6 +795,29 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
         expect(await indexIds(user)).toEqual([]);
       });
 
+      it('a revoke writes its reason verbatim into the tombstone (account_disabled too)', async () => {
+        const user = newUser();
+        const a = await login(user, T0);
+        const b = await login(user, T0 + 1);
+        const ended = await store.revokeAll({
+          userId: user,
+          exceptId: null,
+          reason: 'account_disabled',
+          now: T0 + 2,
+          policy: POLICY,
+        });
+        expect(ended.map((s) => s.id).sort()).toEqual([a.id, b.id].sort());
+        expect(await indexIds(user)).toEqual([]);
+        for (const s of [a, b]) {
+          const raw = await client.hgetall(keys.session(s.id));
+          expect(raw).toEqual({ h: hashText(s.hash).slice(0, 8), e: 'account_disabled', t: String(T0 + 2) });
+          expect(await store.validate({ id: s.id, tokenHash: s.hash, now: T0 + 3, policy: POLICY })).toEqual({
+            ok: false,
+            reason: 'account_disabled',
+          });
+        }
+      });
+
       it('list returns live sessions oldest first and prunes the rest', async () => {
         const user = newUser();
         const b = await login(user, T0 + 2 * MIN);

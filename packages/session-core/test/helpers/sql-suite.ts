@@ -80,6 +80,23 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
       expect(opts?.reloptions).toEqual(['fillfactor=80']);
     });
 
+    it('ended_reason is plain text: no CHECK lists the reasons, so a new reason needs no migration', async () => {
+      const checks = await h.query(
+        `SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+         WHERE conrelid = 'tessera_sessions'::regclass AND contype = 'c' ORDER BY 1`,
+      );
+      expect(checks.map((r) => r.conname)).toEqual([
+        'tessera_sessions_ended',
+        'tessera_sessions_token_hash_len',
+      ]);
+      for (const { def } of checks) expect(def).not.toMatch(/'(revoked|password_changed|logged_out)'/);
+      const [column] = await h.query(
+        `SELECT data_type FROM information_schema.columns
+         WHERE table_name = 'tessera_sessions' AND column_name = 'ended_reason'`,
+      );
+      expect(column?.data_type).toBe('text');
+    });
+
     it('a dump of the table holds only hashes, never a usable token', async () => {
       const u = user();
       const s = await create(u, T0);
@@ -151,14 +168,16 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
 
     it('reports every end reason from its tombstone, until the tombstone time is over', async () => {
       const u = user();
-      const [a, b, c, d] = [
+      const [a, b, c, d, e] = [
         await create(u, T0),
         await create(u, T0 + 1),
         await create(u, T0 + 2),
         await create(u, T0 + 3),
+        await create(u, T0 + 4),
       ];
       await store.logout({ id: a.input.id, tokenHash: a.hash, now: T0 + 10, policy });
       await store.revoke({ userId: u, id: b.input.id, reason: 'revoked', now: T0 + 10, policy });
+      await store.revoke({ userId: u, id: e.input.id, reason: 'account_disabled', now: T0 + 10, policy });
       await store.revokeAll({
         userId: u,
         exceptId: d.input.id,
@@ -179,6 +198,7 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
         [b, 'revoked'],
         [c, 'password_changed'],
         [d, 'evicted'],
+        [e, 'account_disabled'],
       ] as const;
       for (const [s, reason] of expected) {
         const last = T0 + 10 + policy.tombstoneMs - 1;
@@ -211,6 +231,7 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
         reason: 'evicted',
       });
       expect(await rowOf(a.input.id)).toMatchObject({ ended_reason: 'logged_out' }); // until sweep
+      expect(await rowOf(e.input.id)).toMatchObject({ ended_reason: 'account_disabled' });
     });
 
     it('the old token of a rotated session reads as rotated while it is open, unknown once ended', async () => {

@@ -227,14 +227,20 @@ function sessionsFrom(reply: unknown, from: number): StoredSession[] {
   return out;
 }
 
-const END_REASONS: ReadonlySet<string> = new Set<EndReason>([
-  'revoked',
-  'evicted',
-  'password_changed',
-  'logged_out',
-  'idle_timeout',
-  'absolute_timeout',
-]);
+// A tombstone's `e` is the end reason as given, verbatim (the scripts never interpret it). Every
+// EndReason must be listed here, the compiler checks that, or a tombstone with a new reason would be
+// read as a bad reply.
+const END_REASONS: ReadonlySet<string> = new Set(
+  Object.keys({
+    revoked: true,
+    password_changed: true,
+    account_disabled: true,
+    evicted: true,
+    logged_out: true,
+    idle_timeout: true,
+    absolute_timeout: true,
+  } satisfies Record<EndReason, true>),
+);
 
 function missReason(v: unknown): StoreMiss {
   if (v === 'unknown' || v === 'rotated' || (typeof v === 'string' && END_REASONS.has(v)))
