@@ -6,12 +6,14 @@
 import { compose, type Runtime } from './compose.js';
 import { formatDuration } from './durations.js';
 import { EnvError, loadEnv } from './env.js';
+import { type MetricsServer, startMetricsServer } from './http/metrics-server.js';
 import { createServer } from './http/server.js';
 import { DataDirLockedError } from './infra/data-dir-lock.js';
+import { prometheusMetrics } from './metrics/prometheus.js';
 
 const print = (lines: string[]) => process.stdout.write(`${lines.join('\n')}\n`);
 
-function banner(url: string, runtime: Runtime): string[] {
+function banner(url: string, runtime: Runtime, metricsUrl: string | null): string[] {
   const { storeLabel } = runtime;
   const { config } = runtime.deps;
   const lines = [
@@ -20,6 +22,7 @@ function banner(url: string, runtime: Runtime): string[] {
     `  users:    ${runtime.databaseLabel}`,
     `  sessions: ${storeLabel}`,
     `  cookie:   ${runtime.deps.sessions.cookieName}${config.cookieSecure ? ' (Secure)' : ' (not Secure: development only)'}`,
+    ...(metricsUrl ? [`  metrics:  ${metricsUrl} (Prometheus; keep it off the public network)`] : []),
     `  idle ${formatDuration(config.session.idleTimeoutMs)}, absolute ${formatDuration(config.session.absoluteTimeoutMs)}, ` +
       `max ${config.session.maxPerUser} per user (${config.session.limitPolicy})`,
     '',
@@ -58,9 +61,10 @@ async function main(): Promise<void> {
     throw error;
   }
 
+  const prometheus = config.metricsPort === null ? null : prometheusMetrics();
   let runtime: Runtime;
   try {
-    runtime = await compose(config);
+    runtime = await compose(config, prometheus ? { metrics: prometheus.metrics } : {});
   } catch (error) {
     if (error instanceof DataDirLockedError) {
       process.stderr.write(`${error.message}\n`);
@@ -70,6 +74,7 @@ async function main(): Promise<void> {
   }
 
   const server = createServer(runtime);
+  let metricsServer: MetricsServer | null = null;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -78,6 +83,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
     await server.stop().catch(() => {});
+    await metricsServer?.close().catch(() => {});
     await runtime.close();
     process.exit(0);
   };
@@ -86,7 +92,24 @@ async function main(): Promise<void> {
 
   try {
     const url = await server.start();
-    print(banner(url, runtime));
+    if (prometheus && config.metricsPort !== null) {
+      try {
+        metricsServer = await startMetricsServer({
+          registry: prometheus.registry,
+          port: config.metricsPort,
+          host: config.metricsHost,
+          log: runtime.deps.log,
+        });
+      } catch (error) {
+        process.stderr.write(
+          `Could not listen for metrics on ${config.metricsHost}:${config.metricsPort}: ${(error as Error).message}\n`,
+        );
+        await server.stop().catch(() => {});
+        await runtime.close();
+        process.exit(1);
+      }
+    }
+    print(banner(url, runtime, metricsServer?.url ?? null));
   } catch (error) {
     process.stderr.write(`Could not listen on ${config.host}:${config.port}: ${(error as Error).message}\n`);
     await runtime.close();

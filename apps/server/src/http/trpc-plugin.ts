@@ -59,6 +59,7 @@ export async function trpcPlugin(
     }
     const hit = requestLimit.hit(clientKey(req.ip), Date.now(), calls);
     if (hit.allowed) return;
+    deps.metrics.requestLimited();
     const seconds = Math.max(1, Math.ceil(hit.retryAfterMs / 1000));
     reply.header('retry-after', String(seconds));
     return refuse(reply, 429, 'TOO_MANY_REQUESTS', `Too many requests. Try again in ${seconds} seconds.`, {
@@ -87,6 +88,6 @@ export async function trpcPlugin(
   registerTrpcRoute(scope, {
     router: appRouter,
     createContext: contextFactory(deps, opts.closing),
-    onError: (failure) => logFailure(log, failure),
+    onError: (failure) => logFailure(log, deps.metrics, failure),
   });
 }

@@ -26,62 +26,71 @@ export const eventsRouter = router({
       absoluteExpiresAt: ctx.session.absoluteExpiresAt,
     };
 
-    const ended = await new Promise<SessionEnded | null>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      // A look-up still in flight when the stream ends must not schedule another one.
-      let finished = false;
-      const done = (value: SessionEnded | null) => {
-        if (finished) return;
-        finished = true;
-        clearTimeout(timer);
-        unsubscribe();
-        signal?.removeEventListener('abort', onAbort);
-        ctx.closing.removeEventListener('abort', onAbort);
-        resolve(value);
-      };
-      const onAbort = () => done(null);
-      const unsubscribeEnded = events.subscribe(id, done);
-      const unsubscribeGap = events.onGap(() => {
-        clearTimeout(timer);
-        void check();
-      });
-      const unsubscribe = () => {
-        unsubscribeEnded();
-        unsubscribeGap();
-      };
-      const maxWait = events.shared ? CHECK_INTERVAL_MS.shared : CHECK_INTERVAL_MS.local;
-      const schedule = (at: number) => {
-        if (finished) return;
-        clearTimeout(timer);
-        const wait = Math.min(maxWait, Math.max(250, at - clock() + 50));
-        timer = setTimeout(check, wait);
-      };
-      // Deadlines pass silently (no request ends them): look the session up when one is due.
-      const check = async () => {
-        if (finished) return;
-        try {
-          const live = (await sessions.list(userId)).find((s) => s.id === id);
-          if (live) {
-            known = { idleExpiresAt: live.idleExpiresAt, absoluteExpiresAt: live.absoluteExpiresAt };
-            return schedule(Math.min(live.idleExpiresAt, live.absoluteExpiresAt));
+    const streamClosed = ctx.deps.metrics.streamOpened();
+    try {
+      const ended = await waitForEnd();
+      if (ended) yield ended;
+    } finally {
+      streamClosed(); // also when the client leaves (the generator's return())
+    }
+
+    function waitForEnd() {
+      return new Promise<SessionEnded | null>((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
+        // A look-up still in flight when the stream ends must not schedule another one.
+        let finished = false;
+        const done = (value: SessionEnded | null) => {
+          if (finished) return;
+          finished = true;
+          clearTimeout(timer);
+          unsubscribe();
+          signal?.removeEventListener('abort', onAbort);
+          ctx.closing.removeEventListener('abort', onAbort);
+          resolve(value);
+        };
+        const onAbort = () => done(null);
+        const unsubscribeEnded = events.subscribe(id, done);
+        const unsubscribeGap = events.onGap(() => {
+          clearTimeout(timer);
+          void check();
+        });
+        const unsubscribe = () => {
+          unsubscribeEnded();
+          unsubscribeGap();
+        };
+        const maxWait = events.shared ? CHECK_INTERVAL_MS.shared : CHECK_INTERVAL_MS.local;
+        const schedule = (at: number) => {
+          if (finished) return;
+          clearTimeout(timer);
+          const wait = Math.min(maxWait, Math.max(250, at - clock() + 50));
+          timer = setTimeout(check, wait);
+        };
+        // Deadlines pass silently (no request ends them): look the session up when one is due.
+        const check = async () => {
+          if (finished) return;
+          try {
+            const live = (await sessions.list(userId)).find((s) => s.id === id);
+            if (live) {
+              known = { idleExpiresAt: live.idleExpiresAt, absoluteExpiresAt: live.absoluteExpiresAt };
+              return schedule(Math.min(live.idleExpiresAt, live.absoluteExpiresAt));
+            }
+            const now = clock();
+            const reason =
+              now >= known.absoluteExpiresAt
+                ? 'absolute_timeout'
+                : now >= known.idleExpiresAt
+                  ? 'idle_timeout'
+                  : 'ended';
+            done({ sessionId: id, reason, at: now });
+          } catch {
+            schedule(clock() + 5_000); // store unreachable: keep waiting, look again soon
           }
-          const now = clock();
-          const reason =
-            now >= known.absoluteExpiresAt
-              ? 'absolute_timeout'
-              : now >= known.idleExpiresAt
-                ? 'idle_timeout'
-                : 'ended';
-          done({ sessionId: id, reason, at: now });
-        } catch {
-          schedule(clock() + 5_000); // store unreachable: keep waiting, look again soon
-        }
-      };
-      signal?.addEventListener('abort', onAbort);
-      ctx.closing.addEventListener('abort', onAbort);
-      if (signal?.aborted || ctx.closing.aborted) return done(null);
-      schedule(Math.min(known.idleExpiresAt, known.absoluteExpiresAt));
-    });
-    if (ended) yield ended;
+        };
+        signal?.addEventListener('abort', onAbort);
+        ctx.closing.addEventListener('abort', onAbort);
+        if (signal?.aborted || ctx.closing.aborted) return done(null);
+        schedule(Math.min(known.idleExpiresAt, known.absoluteExpiresAt));
+      });
+    }
   }),
 });
