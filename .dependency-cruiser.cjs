@@ -17,7 +17,7 @@
  *      trpc         trpc/** (context, errors, procedures,   domain, infra, shared
  *                   routers/)
  *      domain       auth/**, users/**, sessions/**,         infra, shared (and each other)
- *                   limits/**
+ *                   limits/**, audit/**, metrics/**
  *      infra        infra/**                                shared
  *      shared       env.ts, logger.ts, durations.ts         shared
  *
@@ -47,7 +47,7 @@ const LAYERS = {
   composition: `${SERVER}(main|cli|compose|demo)\\.ts$`,
   edge: `${SERVER}http/`,
   trpc: `${SERVER}trpc/`,
-  domain: `${SERVER}(auth|users|sessions|limits)/`,
+  domain: `${SERVER}(auth|users|sessions|limits|audit|metrics)/`,
   infra: `${SERVER}infra/`,
   shared: `${SERVER}(env|logger|durations)\\.ts$`,
 };
@@ -91,7 +91,7 @@ module.exports = {
     layerRule(
       'domain',
       ['composition', 'edge', 'trpc'],
-      'Server layers: domain (auth/, users/, sessions/, limits/) may import infra, shared and each other, ' +
+      'Server layers: domain (auth/, users/, sessions/, limits/, audit/, metrics/) may import infra, shared and each other, ' +
         'not trpc, edge or composition. Throw a domain error and let trpc/errors.ts map it.',
     ),
     layerRule(

@@ -4,6 +4,7 @@
  * (with a clear message) while a server uses that directory instead of corrupting it.
  */
 import { pathToFileURL } from 'node:url';
+import { SYSTEM } from './audit/actor.js';
 import { type ComposeOptions, compose } from './compose.js';
 import { type Config, EnvError, loadEnv } from './env.js';
 import { DataDirLockedError } from './infra/data-dir-lock.js';
@@ -11,19 +12,22 @@ import { createLogger } from './logger.js';
 import { describeUserAgent } from './sessions/user-agent.js';
 import { checkPassword } from './users/password-policy.js';
 import { OWASP_ARGON2, type PasswordHasher, passwordHasher } from './users/passwords.js';
-import { EmailTakenError, ROLES, type Role } from './users/repository.js';
+import { EmailTakenError, ROLES, type Role, type UserKey } from './users/repository.js';
 import { rekeyTotpSecrets, resetUnreadableTotpSecrets, totpSecretsByKey } from './users/totp-secrets.js';
 
 export const USAGE = `Usage: pnpm cli <command> [options]
 
   users create --email E --password P [--role admin]   create a user (role: user by default)
   users set-role --email E --role user|admin           change a role; live sessions follow on their next request
-  users list                                           list users
+  users list                                           list users (by email)
+  users disable --email E                              disable an account: its sessions end at once, sign-in is refused
+  users enable --email E                               enable a disabled account again
   sessions list --email E                              list a user's live sessions
   sessions revoke-all --email E                        end every session of a user
   mfa keys                                             the TOTP encryption keys and how many secrets each holds
   mfa rekey                                            re-encrypt every TOTP secret with the current (first) key
   mfa reset-unreadable                                 turn MFA off for users whose secret no configured key opens
+  audit tail [--email E] [--limit N]                   the latest security events (default 20), newest last
 
 Uses the server's environment (DATABASE_URL or DATA_DIR, REDIS_URL, ...; see apps/server/.env.example).`;
 
@@ -37,11 +41,14 @@ const COMMANDS = new Map<string, { sessions: boolean }>([
   ['users create', { sessions: false }],
   ['users set-role', { sessions: true }],
   ['users list', { sessions: false }],
+  ['users disable', { sessions: true }],
+  ['users enable', { sessions: false }],
   ['sessions list', { sessions: true }],
   ['sessions revoke-all', { sessions: true }],
   ['mfa keys', { sessions: false }],
   ['mfa rekey', { sessions: false }],
   ['mfa reset-unreadable', { sessions: true }],
+  ['audit tail', { sessions: false }],
 ]);
 
 function parseFlags(args: string[]): Record<string, string> {
@@ -95,6 +102,16 @@ function readNewUser(flags: Record<string, string>, hasher: PasswordHasher): New
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+/** A positive integer flag, at most `max`. @throws UsageError */
+function positiveInt(flags: Record<string, string>, name: string, fallback: number, max: number): number {
+  const raw = flags[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new UsageError(`--${name} must be a whole number from 1 to ${max}`);
+  return n;
+}
 
 export interface CliIo {
   out: (line: string) => void;
@@ -178,14 +195,81 @@ export async function runCli(
         const role = asRole(need(flags, 'role'));
         await users.setRole(user.id, role);
         const updated = await sessions.updateUser(user.id, { role }, { rotate: true });
+        if (user.role !== role) {
+          runtime.deps.audit.record({
+            type: 'role_changed',
+            userId: user.id,
+            actor: SYSTEM,
+            ip: null,
+            userAgent: null,
+            sessionId: null,
+            reason: null,
+            detail: { from: user.role, to: role },
+          });
+        }
         io.out(`${user.email} is now ${role} (${updated} live session${updated === 1 ? '' : 's'} updated)`);
         return 0;
       }
       case 'users list': {
-        const list = await users.list({ limit: 10_000, offset: 0 });
-        for (const u of list)
-          io.out(`${u.id}  ${u.role.padEnd(5)}  ${u.mfaEnabled ? 'mfa' : '   '}  ${u.email}`);
-        io.out(`${list.length} user${list.length === 1 ? '' : 's'}`);
+        // Page by page (the admin console's keyset order), so 100,000 users never sit in memory at once.
+        let count = 0;
+        let after: UserKey | null = null;
+        for (;;) {
+          const page = await users.list({ after, limit: 1_000 });
+          for (const u of page)
+            io.out(
+              `${u.id}  ${u.role.padEnd(5)}  ${u.mfaEnabled ? 'mfa' : '   '}  ${u.disabledAt === null ? '        ' : 'disabled'}  ${u.email}`,
+            );
+          count += page.length;
+          const last = page[page.length - 1];
+          if (!last || page.length < 1_000) break;
+          after = last.key;
+        }
+        io.out(`${count} user${count === 1 ? '' : 's'}`);
+        return 0;
+      }
+      case 'users disable':
+      case 'users enable': {
+        const disabled = command === 'disable';
+        const user = await findUser(need(flags, 'email'));
+        // Loaded here only: the other commands don't need the tRPC layer.
+        const { LastAdminError, setAccountDisabled } = await import('./trpc/routers/admin.js');
+        try {
+          const { sessionsEnded } = await setAccountDisabled(runtime.deps, {
+            target: user,
+            disabled,
+            actor: SYSTEM,
+          });
+          io.out(
+            disabled
+              ? `${user.email} is disabled (${sessionsEnded} session${sessionsEnded === 1 ? '' : 's'} ended)`
+              : `${user.email} is enabled`,
+          );
+        } catch (error) {
+          if (error instanceof LastAdminError) throw new UsageError(error.message);
+          throw error;
+        }
+        return 0;
+      }
+      case 'audit tail': {
+        const limit = positiveInt(flags, 'limit', 20, 100);
+        let userId: string | undefined;
+        if (flags.email !== undefined) {
+          const email = need(flags, 'email');
+          userId = (await users.idByEmail(email)) ?? undefined;
+          if (!userId) throw new UsageError(`no user with email ${email}`);
+        }
+        const page = await runtime.deps.audit.list({ ...(userId ? { userId } : {}), limit });
+        const emails = await users.emailsByIds(page.events.flatMap((e) => (e.userId ? [e.userId] : [])));
+        for (const e of [...page.events].reverse()) {
+          const d = describeUserAgent(e.userAgent);
+          const device = [d.browser, d.os, d.device].filter(Boolean).join(', ') || '-';
+          const who = e.userId === null ? '-' : (emails.get(e.userId) ?? e.userId);
+          io.out(
+            `${iso(e.at)}  ${e.type}  ${e.reason ?? '-'}  ${who}  ${e.actor.kind}  ${e.ip ?? '-'}  ${device}`,
+          );
+        }
+        io.out(`${page.events.length} event${page.events.length === 1 ? '' : 's'}`);
         return 0;
       }
       case 'sessions list': {

@@ -7,6 +7,7 @@
  *   session store    Redis (REDIS_URL) | Redis Cluster (REDIS_CLUSTER_NODES) | the SQL database above
  *   grants, limits   same family as the session store (Redis, else the database); the per-IP request
  *                    limit counts in memory, shared through Redis when there is one
+ *   audit trail      always the users database (audit/audit-log.ts), whatever holds the sessions
  */
 import { join } from 'node:path';
 // The drivers (PGlite, pg, ioredis) and their stores are imported where the configuration picks them
@@ -16,6 +17,9 @@ import { createSessionManager, type SessionStore } from '@tessera/session-core';
 import type { Cluster, Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { currentActor } from './audit/actor.js';
+import { sessionEndedEvent } from './audit/attribution.js';
+import { sqlAuditLog } from './audit/audit-log.js';
 import { type GrantStore, redisGrantStore, sqlGrantStore } from './auth/grants.js';
 import { type TotpKeys, totpKeys } from './auth/totp-keys.js';
 import { type DemoAccount, seedDemoUsers } from './demo.js';
@@ -32,6 +36,7 @@ import {
 import { memoryRequestLimiter, type RequestCountSync } from './limits/request-limit.js';
 import { redisRequestCountSync } from './limits/request-limit-sync.js';
 import { createLogger } from './logger.js';
+import { type Metrics, noMetrics } from './metrics/metrics.js';
 import { localEventBus, redisEventBus, type SessionEventBus } from './sessions/event-bus.js';
 import type { AppSessionData } from './sessions/session-data.js';
 import type { AppDeps } from './trpc/deps.js';
@@ -48,6 +53,8 @@ export interface ComposeOptions {
   clock?: () => number;
   /** Default: pino at config.logLevel on stdout. */
   logger?: Logger;
+  /** Where the server counts (main.ts passes Prometheus when METRICS_PORT is set). Default: none. */
+  metrics?: Metrics;
   /** Seed a demo admin and user into an empty embedded database. Default true for the server role. */
   demoUsers?: boolean;
   /**
@@ -56,7 +63,10 @@ export interface ComposeOptions {
    * Redis; `deps.sessions`, `deps.grants` and `deps.credentialCounter` then reject every call.
    */
   sessions?: boolean;
-  /** How often to delete dead rows (SQL sessions, grants, rate-limit windows). Default 10 min. */
+  /**
+   * How often to delete dead rows (SQL sessions, grants, rate-limit windows) and audit events older
+   * than AUDIT_RETENTION. Default 10 min.
+   */
   sweepIntervalMs?: number;
   /** Redis key prefix for everything the server stores. Default 'tessera:'. */
   redisPrefix?: string;
@@ -149,6 +159,13 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     // instead. The CLI runs anyway: `mfa keys` and `mfa rekey` report such secrets, and any other
     // command fails on the one secret it can't open, naming the missing key.
     if (role === 'server') await assertTotpKeysPresent(db, keys.box);
+
+    // -- audit trail, metrics -----------------------------------------------------------------------
+    const metrics = options.metrics ?? noMetrics;
+    const audit = sqlAuditLog(db, { clock, log, retentionMs: config.auditRetentionMs, metrics });
+    // Registered after the database, so it runs before it on close (cleanups run in reverse): what is
+    // still queued is written while the database is open.
+    cleanups.push(() => audit.close());
 
     // -- session store, grants, limits, events --------------------------------------------------
     let store: SessionStore;
@@ -263,6 +280,11 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
           `session ${event.type}`,
         );
         events.publish(event);
+        // Who ended it is known only to the call that ended it: procedures wrap those calls in
+        // withActor (audit/actor.ts). Queued, never awaited: the ending call returns as fast as before.
+        const ended = sessionEndedEvent(event, currentActor());
+        if (ended) audit.record(ended);
+        metrics.sessionEvent(event);
       },
     });
 
@@ -278,6 +300,8 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       credentialCounter,
       requestLimit,
       events,
+      audit,
+      metrics,
     };
 
     if (role === 'server') {
@@ -285,12 +309,15 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       const sweep = async () => {
         try {
           const now = clock();
-          const [s, g, l] = await Promise.all([
+          const [s, g, l, a] = await Promise.all([
             sessions.sweep(),
             grants.sweep(now),
             credentialCounter.sweep(now),
+            // Retention needs no cron: every server prunes (deleting the same old rows twice is harmless).
+            audit.prune(now),
           ]);
-          if (s + g + l > 0) log.debug({ sessions: s, grants: g, rateLimits: l }, 'swept expired rows');
+          if (s + g + l + a > 0)
+            log.debug({ sessions: s, grants: g, rateLimits: l, auditEvents: a }, 'swept expired rows');
         } catch (error) {
           log.warn({ err: error }, 'sweep failed (will retry)');
         }

@@ -66,6 +66,12 @@ export interface Config {
   sessionTagSecret: Buffer | null;
   /** Built SPA to serve in production; null when the folder does not exist. */
   webDistDir: string | null;
+  /** How long audit events are kept (AUDIT_RETENTION, default 90 days); older ones are pruned. */
+  auditRetentionMs: number;
+  /** Port of the Prometheus listener (METRICS_PORT); null: no metrics listener (the default). */
+  metricsPort: number | null;
+  /** Address the metrics listener binds (METRICS_HOST, default 127.0.0.1: scrapers on the host). */
+  metricsHost: string;
 }
 
 export class EnvError extends Error {
@@ -260,6 +266,9 @@ const schema = z.object({
   WEB_DIST_DIR: z.string().optional(),
   SESSION_TAG_SECRET: longSecret,
   TOTP_ENCRYPTION_KEYS: keyList,
+  AUDIT_RETENTION: duration('90d', 60_000),
+  METRICS_PORT: integer(0, 0, 65535),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
 });
 
 /** The variables this server reads, for docs and tests. */
@@ -286,6 +295,9 @@ export function parseEnv(source: Source, cwd: string = process.cwd()): Config {
   const problems: string[] = [];
   if (e.SESSION_IDLE_TIMEOUT > e.SESSION_ABSOLUTE_TIMEOUT) {
     problems.push('SESSION_IDLE_TIMEOUT: must not exceed SESSION_ABSOLUTE_TIMEOUT');
+  }
+  if (e.METRICS_PORT > 0 && e.METRICS_PORT === e.PORT) {
+    problems.push('METRICS_PORT: must differ from PORT (metrics are never served on the public port)');
   }
   if (e.REDIS_URL && e.REDIS_CLUSTER_NODES) {
     problems.push('REDIS_URL and REDIS_CLUSTER_NODES: set one or the other, not both');
@@ -347,6 +359,9 @@ export function parseEnv(source: Source, cwd: string = process.cwd()): Config {
     totpEncryptionKeys: e.TOTP_ENCRYPTION_KEYS,
     sessionTagSecret: e.SESSION_TAG_SECRET,
     webDistDir: webDistDir && existsSync(webDistDir) ? webDistDir : null,
+    auditRetentionMs: e.AUDIT_RETENTION,
+    metricsPort: e.METRICS_PORT > 0 ? e.METRICS_PORT : null,
+    metricsHost: e.METRICS_HOST,
   };
 }
 

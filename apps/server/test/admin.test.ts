@@ -21,34 +21,25 @@ describe('admin.listUsers', () => {
 
   it('lists users (paged) for an admin, without secrets', async () => {
     const admin = await app.signedIn(uniqueEmail('admin'), { role: 'admin' });
-    const r = await admin.query('admin.listUsers', { limit: 500 });
+    const r = await admin.query('admin.listUsers', { limit: 100 });
     expect(r.status).toBe(200);
-    expect(r.data.total).toBeGreaterThanOrEqual(1);
+    expect(r.data.users.length).toBeGreaterThanOrEqual(1);
     const u = r.data.users[0];
-    expect(Object.keys(u).sort()).toEqual([
-      'createdAt',
-      'email',
-      'id',
-      'mfaEnabled',
-      'passwordChangedAt',
-      'role',
-      'sessionCount',
-    ]);
-    const page = await admin.query('admin.listUsers', { limit: 1, offset: 0 });
+    expect(Object.keys(u).sort()).toEqual(['createdAt', 'disabled', 'email', 'id', 'mfaEnabled', 'role']);
+    const page = await admin.query('admin.listUsers', { limit: 1 });
     expect(page.data.users).toHaveLength(1);
+    expect(page.data.nextCursor).toEqual(expect.any(String));
     expect((await admin.query('admin.listUsers', { limit: 0 })).status).toBe(400);
+    expect((await admin.query('admin.listUsers', { limit: 101 })).status).toBe(400);
   });
 
-  it("counts each user's live sessions", async () => {
+  it("admin.getUser lists each user's live sessions", async () => {
     const admin = await app.signedIn(uniqueEmail('admin'), { role: 'admin' });
     const email = uniqueEmail();
     const first = await app.signedIn(email);
     expect((await app.client().mutation('auth.login', { email, password: PASSWORD })).status).toBe(200);
     const id = (await first.query('auth.me')).data.user.id;
-    const count = async () =>
-      (await admin.query('admin.listUsers', { limit: 500 })).data.users.find(
-        (u: { id: string }) => u.id === id,
-      )?.sessionCount;
+    const count = async () => (await admin.query('admin.getUser', { userId: id })).data.sessions.length;
     expect(await count()).toBe(2);
     await first.mutation('auth.logout');
     expect(await count()).toBe(1);

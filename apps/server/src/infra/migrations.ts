@@ -78,6 +78,63 @@ const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'audit events',
+    sql: `
+      -- The security events of audit/events.ts, written in batches by audit/audit-log.ts. Listed
+      -- newest first by (at, id): the time the event happened, then the id (write order) to break
+      -- ties, which is also the keyset cursor; every listing below reads one of these indexes backward
+      -- from the cursor, so a page costs the same at any depth and in any time range. The type list
+      -- is AUDIT_EVENT_TYPES: a new type needs a migration that replaces this CHECK. No foreign key to
+      -- tessera_users: a failed sign-in may name no user, and an event is kept for its retention
+      -- (AUDIT_RETENTION) whatever happens to the account. Never a token, a password, a TOTP secret
+      -- or a code (docs/SECURITY.md, "Audit trail").
+      CREATE TABLE tessera_audit_events (
+        id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at               bigint NOT NULL,
+        type             text   NOT NULL CHECK (type IN ('sign_in', 'sign_in_failed', 'mfa_enabled',
+                           'mfa_disabled', 'password_changed', 'session_ended', 'role_changed',
+                           'account_disabled', 'account_enabled', 'rate_limited')),
+        user_id          text,
+        actor_kind       text   NOT NULL CHECK (actor_kind IN ('self', 'session', 'admin', 'system')),
+        actor_user_id    text,
+        actor_session_id text,
+        ip               text   CHECK (length(ip) <= 64),
+        user_agent       text   CHECK (length(user_agent) <= 512),
+        session_id       text,
+        reason           text   CHECK (length(reason) <= 64),
+        detail           jsonb  NOT NULL DEFAULT '{}'::jsonb
+      );
+      -- A person's Recent activity and an admin's user page (also with a time range):
+      --   WHERE user_id = $1 [AND at >= $from AND at < $to] [AND (at, id) < ($cursor)]
+      --   ORDER BY at DESC, id DESC LIMIT n
+      CREATE INDEX tessera_audit_events_user_idx ON tessera_audit_events (user_id, at, id);
+      -- The audit log filtered by one type (several types: the next index, filtered):
+      --   WHERE type = $1 [AND at ...] [AND (at, id) < ($cursor)] ORDER BY at DESC, id DESC LIMIT n
+      CREATE INDEX tessera_audit_events_type_idx ON tessera_audit_events (type, at, id);
+      -- The whole audit log, by time range or not:
+      --   WHERE [at >= $from AND at < $to] [AND (at, id) < ($cursor)] ORDER BY at DESC, id DESC LIMIT n
+      -- and pruning, oldest first in chunks: WHERE at < now - AUDIT_RETENTION ORDER BY at LIMIT n
+      CREATE INDEX tessera_audit_events_at_idx ON tessera_audit_events (at, id);
+    `,
+  },
+  {
+    version: 6,
+    name: 'account disable and email search',
+    sql: `
+      -- When an administrator disabled the account (ms); NULL: enabled.
+      ALTER TABLE tessera_users ADD COLUMN disabled_at bigint;
+      -- The admin console's user search: emails starting with a prefix, case-insensitively, one page
+      -- at a time (users/repository.ts list):
+      --   WHERE lower(email) LIKE 'prefix%' AND lower(email) ~>=~ $key ...
+      --   ORDER BY lower(email) USING ~<~, id LIMIT n
+      -- text_pattern_ops compares bytes whatever the database's collation, so the same index gives
+      -- the LIKE prefix range, the keyset bound and the order (an index in the collation's order can't
+      -- serve a LIKE prefix unless the collation is C).
+      CREATE INDEX tessera_users_email_prefix_idx ON tessera_users (lower(email) text_pattern_ops, id);
+    `,
+  },
 ];
 
 export async function migrate(db: Database, now: () => number = Date.now): Promise<number[]> {

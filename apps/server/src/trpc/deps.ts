@@ -1,9 +1,11 @@
 import type { SessionManager } from '@tessera/session-core';
 import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/events.js';
 import type { GrantStore } from '../auth/grants.js';
 import type { Config } from '../env.js';
 import type { CredentialCounter } from '../limits/credential-counter.js';
 import type { RequestLimiter } from '../limits/request-limit.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { SessionEventBus } from '../sessions/event-bus.js';
 import type { AppSessionData } from '../sessions/session-data.js';
 import type { PasswordHasher } from '../users/passwords.js';
@@ -26,4 +28,8 @@ export interface AppDeps {
   /** The request limit on every /trpc call (RATE_LIMIT_REQUESTS_PER_MINUTE): limits/request-limit.ts. */
   requestLimit: RequestLimiter;
   events: SessionEventBus;
+  /** The security events (Recent activity, the admin console's log): audit/audit-log.ts. */
+  audit: AuditLog;
+  /** Counters and histograms for METRICS_PORT (no-ops when it is unset). */
+  metrics: Metrics;
 }

@@ -8,6 +8,7 @@
 import { TRPCError, type TRPCErrorShape } from '@trpc/server';
 import type { Logger } from 'pino';
 import { isUnavailable } from '../infra/unavailable.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { NoSessionReason } from './context.js';
 
 /** Why a request was refused, exposed to clients as `data.reason`. */
@@ -24,7 +25,12 @@ export type RefusalReason =
   /** Wrong email or password (auth.login), or wrong password (reauthenticate, changePassword). */
   | 'invalid_credentials'
   /** A TOTP code that is wrong, or was already used. */
-  | 'invalid_code';
+  | 'invalid_code'
+  /**
+   * Sign-in to an account an administrator disabled: said only after the correct password (a wrong
+   * one gets `invalid_credentials`, so the answer reveals nothing to whoever doesn't know it).
+   */
+  | 'account_disabled';
 
 class Refusal extends Error {
   constructor(
@@ -139,12 +145,21 @@ export function failureKind(error: TRPCError): 'unavailable' | 'bug' | 'refusal'
   return 'refusal';
 }
 
-/** The /trpc route's onError. Never logs `input` (passwords, codes) or the context (tokens). */
-export function logFailure(log: Logger, failure: { error: TRPCError; path?: string; type: string }): void {
+/**
+ * The /trpc route's onError: the log line and the store-error count. Never logs `input` (passwords,
+ * codes) or the context (tokens).
+ */
+export function logFailure(
+  log: Logger,
+  metrics: Pick<Metrics, 'storeError'>,
+  failure: { error: TRPCError; path?: string; type: string },
+): void {
   const { error, path, type } = failure;
   const kind = failureKind(error);
-  if (kind === 'unavailable') log.warn({ err: error.cause ?? error, path, type }, 'dependency unavailable');
-  else if (kind === 'bug') log.error({ err: error.cause ?? error, path, type }, 'procedure failed');
+  if (kind === 'unavailable') {
+    metrics.storeError();
+    log.warn({ err: error.cause ?? error, path, type }, 'dependency unavailable');
+  } else if (kind === 'bug') log.error({ err: error.cause ?? error, path, type }, 'procedure failed');
 }
 
 export function formatError(

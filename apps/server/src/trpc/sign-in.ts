@@ -2,11 +2,13 @@
  * The steps every way of signing in shares (password, password + TOTP, or a session-limit ticket).
  */
 import { type SessionCookie, SessionLimitError } from '@tessera/session-core';
+import { withActor } from '../audit/actor.js';
 import type { AppSessionData } from '../sessions/session-data.js';
 import { describeUserAgent } from '../sessions/user-agent.js';
 import { type PublicUser, publicUser, type User } from '../users/repository.js';
+import { actingAs, audit } from './audit.js';
 import { type Context, mfaCookieName } from './context.js';
-import { type LimitSession, sessionLimitConflict, unauthorized } from './errors.js';
+import { forbidden, type LimitSession, sessionLimitConflict, unauthorized } from './errors.js';
 
 export const MFA_CHALLENGE_TTL_MS = 10 * 60_000;
 export const MFA_CHALLENGE_ATTEMPTS = 5;
@@ -37,9 +39,20 @@ export const readPending = (payload: Record<string, unknown>): PendingSignIn => 
  * Privilege Level Change"): whatever session the request carried ends before a new one is issued.
  */
 export async function endPresentedSession(ctx: Context): Promise<void> {
-  if (!ctx.auth.presented) return;
-  const { cookie } = await ctx.deps.sessions.logout(ctx.auth.presented);
+  const presented = ctx.auth.presented;
+  if (!presented) return;
+  const { cookie } = await withActor(actingAs(ctx), () => ctx.deps.sessions.logout(presented));
   ctx.auth.replace({ ended: 'logged_out', cookie });
+}
+
+/**
+ * The refusal of a sign-in to a disabled account, recorded as a failed sign-in. Only ever thrown once
+ * the password was right: a wrong one gets the generic `invalid_credentials`, so whoever doesn't know
+ * the password learns nothing about the account (not even that it exists).
+ */
+export function accountDisabled(ctx: Context, userId: string) {
+  audit(ctx, { type: 'sign_in_failed', userId, reason: 'account_disabled' });
+  return forbidden('account_disabled', 'This account is disabled. Contact your administrator.');
 }
 
 export function setMfaChallengeCookie(ctx: Context, token: string | null): void {
@@ -76,7 +89,8 @@ const limitSession = (s: {
  * every session that exists at that moment, but not this one, created a moment later from what was
  * read before. So once the session exists the user is read again: a password changed since it was
  * verified (or MFA turned on after a password-only sign-in) ends the new session (UNAUTHORIZED, as
- * for a wrong password), and a role changed since then is applied to it. (test/races/revocation.test.ts: sign-ins racing a password change or a
+ * for a wrong password), an account disabled since then ends it too (FORBIDDEN `account_disabled`),
+ * and a role changed since then is applied to it. (test/races/revocation.test.ts: sign-ins racing a password change or a
  * demotion.)
  */
 export async function issueSession(ctx: Context, user: User, pending: PendingSignIn): Promise<SignInResult> {
@@ -137,6 +151,14 @@ export async function issueSession(ctx: Context, user: User, pending: PendingSig
     log.info({ userId: user.id }, 'sign-in refused: the password or MFA changed while it was verified');
     throw unauthorized('invalid_credentials', 'Invalid email or password');
   }
+  if (current.disabledAt !== null) {
+    // Disabled while this sign-in was verifying: admin.setDisabled ended every session that existed
+    // then, not this one.
+    await sessions.revoke(user.id, session.id, { reason: 'account_disabled' });
+    log.info({ userId: user.id }, 'sign-in refused: the account was disabled while it was verified');
+    throw accountDisabled(ctx, user.id);
+  }
   ctx.auth.replace({ session, token: issued.token, cookie: issued.cookie });
+  audit(ctx, { type: 'sign_in', userId: user.id, sessionId: session.id, detail: { mfa: pending.mfa } });
   return { status: 'signed_in', user: publicUser(current) };
 }

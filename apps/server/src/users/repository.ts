@@ -26,13 +26,22 @@ export interface User {
   mfaLastStep: number | null;
   passwordChangedAt: number;
   createdAt: number;
+  /** When an administrator disabled the account (ms); null while it is enabled. */
+  disabledAt: number | null;
 }
 
 /** A user as listed (admin.listUsers, the CLI): no password hash, no TOTP secret. */
 export type UserSummary = Pick<
   User,
-  'id' | 'email' | 'role' | 'mfaEnabled' | 'passwordChangedAt' | 'createdAt'
+  'id' | 'email' | 'role' | 'mfaEnabled' | 'passwordChangedAt' | 'createdAt' | 'disabledAt'
 >;
+
+/** Where a page of users (ordered by lowercased email, then id) resumes: the last row of the one before. */
+export interface UserKey {
+  /** lower(email), as the database computed it. */
+  email: string;
+  id: string;
+}
 
 /** What may be shown to the user themself or an admin: never the hash or the MFA secret. */
 export interface PublicUser {
@@ -56,9 +65,15 @@ export class EmailTakenError extends Error {
   }
 }
 
-const COLUMNS = 'id, email, password_hash, role, mfa_secret, mfa_last_step, password_changed_at, created_at';
+const COLUMNS =
+  'id, email, password_hash, role, mfa_secret, mfa_last_step, password_changed_at, created_at, disabled_at';
 const SUMMARY_COLUMNS =
-  'id, email, role, mfa_secret IS NOT NULL AS mfa_enabled, password_changed_at, created_at';
+  'id, email, role, mfa_secret IS NOT NULL AS mfa_enabled, password_changed_at, created_at, disabled_at';
+
+const nullableNumber = (value: unknown): number | null => (value == null ? null : toNumber(value));
+
+/** A LIKE pattern matching strings that start with `prefix` literally (`\` is LIKE's default escape). */
+export const likePrefix = (prefix: string) => `${prefix.replace(/[\\%_]/g, '\\$&')}%`;
 
 function toSummary(row: Record<string, unknown>): UserSummary {
   return {
@@ -68,6 +83,7 @@ function toSummary(row: Record<string, unknown>): UserSummary {
     mfaEnabled: row.mfa_enabled === true,
     passwordChangedAt: toNumber(row.password_changed_at),
     createdAt: toNumber(row.created_at),
+    disabledAt: nullableNumber(row.disabled_at),
   };
 }
 
@@ -99,6 +115,7 @@ export function userRepository(db: Database, options: UserRepositoryOptions) {
       mfaLastStep: row.mfa_last_step == null ? null : toNumber(row.mfa_last_step),
       passwordChangedAt: toNumber(row.password_changed_at),
       createdAt: toNumber(row.created_at),
+      disabledAt: nullableNumber(row.disabled_at),
     };
   };
   const one = async (sql: string, params: unknown[]): Promise<User | null> => {
@@ -191,22 +208,81 @@ export function userRepository(db: Database, options: UserRepositoryOptions) {
       return rows.length === 1;
     },
 
-    /** Oldest first; summaries only, so a listing never opens (or carries) a secret. */
-    async list(page: { limit: number; offset: number }): Promise<UserSummary[]> {
+    /**
+     * One page of users ordered by lowercased email, then id, after `after` (keyset pagination:
+     * a page costs the same at any depth), optionally only emails starting with `query`
+     * (case-insensitive, taken literally). Summaries only, so a listing never opens (or carries) a
+     * secret.
+     *
+     * Served by tessera_users_email_prefix_idx, (lower(email) text_pattern_ops, id): the order, the
+     * keyset bound and the prefix all use that index's byte-wise operators (`~<~`, `~>~`, LIKE with a
+     * fixed prefix), so the scan starts at the right row whatever the database's collation, and the
+     * order the rows come in is the order the bound compares with (a collation-aware ORDER BY next to
+     * a byte-wise bound would skip or repeat rows on a non-C collation).
+     */
+    async list(page: {
+      query?: string | null;
+      after?: UserKey | null;
+      limit: number;
+    }): Promise<(UserSummary & { key: UserKey })[]> {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (page.query) {
+        params.push(likePrefix(page.query));
+        // lower() of a bound parameter folds to a constant when the statement is planned (unnamed
+        // statements are planned with their values), so the LIKE prefix becomes an index range.
+        where.push(`lower(email) LIKE lower($${params.length})`);
+      }
+      if (page.after) {
+        params.push(page.after.email, page.after.id);
+        const e = `$${params.length - 1}`;
+        const i = `$${params.length}`;
+        where.push(`lower(email) ~>=~ ${e} AND (lower(email) ~>~ ${e} OR id > ${i})`);
+      }
+      params.push(page.limit);
       const rows = await db.query(
-        `SELECT ${SUMMARY_COLUMNS} FROM tessera_users ORDER BY created_at, id LIMIT $1 OFFSET $2`,
-        [page.limit, page.offset],
+        `SELECT ${SUMMARY_COLUMNS}, lower(email) AS email_key FROM tessera_users
+         ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY lower(email) USING ~<~, id LIMIT $${params.length}`,
+        params,
       );
-      return rows.map(toSummary);
+      return rows.map((row) => ({
+        ...toSummary(row),
+        key: { email: String(row.email_key), id: String(row.id) },
+      }));
     },
+
+    /** Emails by user id, in one read (the audit log's page names the users it shows). */
+    async emailsByIds(ids: readonly string[]): Promise<Map<string, string>> {
+      const unique = [...new Set(ids)];
+      if (unique.length === 0) return new Map();
+      const rows = await db.query('SELECT id, email FROM tessera_users WHERE id = ANY($1::text[])', [unique]);
+      return new Map(rows.map((r) => [String(r.id), String(r.email)]));
+    },
+
+    /** The id of the user with this email (case-insensitive), without reading anything else. */
+    async idByEmail(email: string): Promise<string | null> {
+      const rows = await db.query('SELECT id FROM tessera_users WHERE lower(email) = lower($1)', [email]);
+      return rows[0] ? String(rows[0].id) : null;
+    },
+
+    /**
+     * Disables the account (`at`: when) or enables it again (null). Returns the user, or null when
+     * there is none. Ending its sessions is the caller's part (admin.setDisabled, the CLI).
+     */
+    setDisabled: (id: string, at: number | null) =>
+      one(`UPDATE tessera_users SET disabled_at = $2 WHERE id = $1 RETURNING ${COLUMNS}`, [id, at]),
 
     async count(): Promise<number> {
       const rows = await db.query('SELECT count(*) AS n FROM tessera_users');
       return toNumber(rows[0]?.n ?? 0);
     },
 
-    async countAdmins(): Promise<number> {
-      const rows = await db.query(`SELECT count(*) AS n FROM tessera_users WHERE role = 'admin'`);
+    /** Administrators whose account is enabled: the ones who can still act. */
+    async countEnabledAdmins(): Promise<number> {
+      const rows = await db.query(
+        `SELECT count(*) AS n FROM tessera_users WHERE role = 'admin' AND disabled_at IS NULL`,
+      );
       return toNumber(rows[0]?.n ?? 0);
     },
   };

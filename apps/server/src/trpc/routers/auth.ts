@@ -1,14 +1,17 @@
 import { z } from 'zod';
+import { withActor } from '../../audit/actor.js';
 import { matchTotp } from '../../auth/totp.js';
 import { sessionData } from '../../sessions/session-data.js';
 import { checkPassword } from '../../users/password-policy.js';
 import { publicUser, type User } from '../../users/repository.js';
+import { actingAs, audit } from '../audit.js';
 import type { Context } from '../context.js';
 import { limitCredentialsByAccount, limitCredentialsByIp } from '../credential-limit.js';
 import { currentUser } from '../current-user.js';
 import { badInput, forbidden, unauthorized } from '../errors.js';
 import { authedProcedure, freshUntil, publicProcedure, router } from '../procedures.js';
 import {
+  accountDisabled,
   endPresentedSession,
   issueSession,
   MFA_CHALLENGE_ATTEMPTS,
@@ -53,9 +56,15 @@ export const authRouter = router({
         : await passwords.verifyDummy(input.password);
       if (!user || !ok) {
         log.info({ userId: user?.id, ip: ctx.meta.ip }, 'sign-in failed');
+        // An unknown email is recorded without it (it may well be a password typed in the wrong field).
+        audit(ctx, { type: 'sign_in_failed', userId: user?.id ?? null, reason: 'password' });
         throw unauthorized('invalid_credentials', INVALID_CREDENTIALS);
       }
       await account.succeeded();
+      // After the password, before the second factor: the password already shows this is the account's
+      // holder (or someone who has their password, who learns only that it can't be used), and a
+      // disabled account isn't asked for a code that couldn't sign it in anyway.
+      if (user.disabledAt !== null) throw accountDisabled(ctx, user.id);
       upgradeHashInBackground(ctx, user, input.password);
       const authAt = clock();
       if (user.mfaSecret) {
@@ -96,9 +105,15 @@ export const authRouter = router({
       await grants.take('mfa', token);
       throw invalid();
     }
-    const account = await limitCredentialsByAccount(ctx, user.email);
+    if (user.disabledAt !== null) {
+      await grants.take('mfa', token);
+      setMfaChallengeCookie(ctx, null);
+      throw accountDisabled(ctx, user.id);
+    }
+    const account = await limitCredentialsByAccount(ctx, user.email, user.id);
     const step = matchTotp(user.mfaSecret, input.code, clock());
     if (step === null || !(await users.consumeTotpStep(user.id, step))) {
+      audit(ctx, { type: 'sign_in_failed', userId: user.id, reason: 'code' });
       throw unauthorized(
         'invalid_code',
         'That code is not valid. Check your authenticator app and try again.',
@@ -128,7 +143,12 @@ export const authRouter = router({
       if (!user || user.passwordChangedAt !== pending.passwordChangedAt) {
         throw unauthorized('ticket_invalid', 'This choice expired. Please sign in again.');
       }
-      await sessions.revoke(user.id, input.revokeSessionId);
+      if (user.disabledAt !== null) throw accountDisabled(ctx, user.id);
+      // Ended by the person signing in (whatever session this browser may hold of another account):
+      // to the ended session, another of theirs.
+      await withActor({ ...actingAs(ctx), userId: user.id, sessionId: null }, () =>
+        sessions.revoke(user.id, input.revokeSessionId),
+      );
       await endPresentedSession(ctx);
       // If that session wasn't live any more and the user is still at the limit: a new ticket, CONFLICT.
       return issueSession(ctx, user, pending);
@@ -136,7 +156,8 @@ export const authRouter = router({
 
   /** Ends the session server-side and clears the cookie. Works (and clears) without a live session too. */
   logout: publicProcedure.mutation(async ({ ctx }) => {
-    const { ended, cookie } = await ctx.deps.sessions.logout(ctx.auth.presented);
+    const presented = ctx.auth.presented;
+    const { ended, cookie } = await withActor(actingAs(ctx), () => ctx.deps.sessions.logout(presented));
     ctx.auth.replace({ ended: 'logged_out', cookie });
     if (ctx.mfaChallenge) {
       await ctx.deps.grants.take('mfa', ctx.mfaChallenge);
@@ -184,7 +205,7 @@ export const authRouter = router({
     const { passwords, sessions, clock } = ctx.deps;
     await limitCredentialsByIp(ctx);
     const user = await currentUser(ctx);
-    const account = await limitCredentialsByAccount(ctx, user.email);
+    const account = await limitCredentialsByAccount(ctx, user.email, user.id);
     if (!(await passwords.verify(user.passwordHash, input.password))) {
       throw forbidden('invalid_credentials', 'Wrong password');
     }
@@ -206,7 +227,7 @@ export const authRouter = router({
       const { passwords, users, sessions, clock, log } = ctx.deps;
       await limitCredentialsByIp(ctx);
       const user = await currentUser(ctx);
-      const account = await limitCredentialsByAccount(ctx, user.email);
+      const account = await limitCredentialsByAccount(ctx, user.email, user.id);
       if (!(await passwords.verify(user.passwordHash, input.currentPassword))) {
         throw forbidden('invalid_credentials', 'Wrong current password');
       }
@@ -228,11 +249,18 @@ export const authRouter = router({
       // password with the old sessions still signed in. The second pass ends what a sign-in racing
       // this change created meanwhile; issueSession re-checks the password for any later one.
       const others = { except: ctx.session.id, reason: 'password_changed' } as const;
-      const early = await sessions.revokeAll(user.id, others);
+      const endOthers = () => withActor(actingAs(ctx), () => sessions.revokeAll(user.id, others));
+      const early = await endOthers();
       await users.setPassword(user.id, hash, now);
-      const revoked = early + (await sessions.revokeAll(user.id, others));
+      const revoked = early + (await endOthers());
       const rotated = await sessions.rotate(ctx.token, { authAt: now });
       if (rotated) ctx.auth.replace(rotated);
+      audit(ctx, {
+        type: 'password_changed',
+        userId: user.id,
+        sessionId: ctx.session.id,
+        detail: { revoked },
+      });
       log.info({ userId: user.id, sessionId: ctx.session.id, revoked }, 'password changed');
       return { revoked };
     }),

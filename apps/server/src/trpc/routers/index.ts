@@ -1,4 +1,5 @@
 import { router } from '../procedures.js';
+import { accountRouter } from './account.js';
 import { adminRouter } from './admin.js';
 import { authRouter } from './auth.js';
 import { eventsRouter } from './events.js';
@@ -10,6 +11,7 @@ export const appRouter = router({
   auth: authRouter,
   mfa: mfaRouter,
   sessions: sessionsRouter,
+  account: accountRouter,
   admin: adminRouter,
   events: eventsRouter,
   health: healthRouter,

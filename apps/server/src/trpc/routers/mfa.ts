@@ -1,7 +1,9 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import { withActor } from '../../audit/actor.js';
 import { matchTotp, newTotpSecret, otpauthUrl } from '../../auth/totp.js';
 import { sessionData } from '../../sessions/session-data.js';
+import { actingAs, audit } from '../audit.js';
 import { limitCredentialsByAccount, limitCredentialsByIp } from '../credential-limit.js';
 import { currentUser } from '../current-user.js';
 import { forbidden, unauthorized } from '../errors.js';
@@ -62,7 +64,7 @@ export const mfaRouter = router({
     await limitCredentialsByIp(ctx);
     const user = await currentUser(ctx);
     if (user.mfaSecret) throw alreadyOn();
-    const account = await limitCredentialsByAccount(ctx, user.email);
+    const account = await limitCredentialsByAccount(ctx, user.email, user.id);
     const step = matchTotp(pending, input.code, clock());
     if (step === null) throw invalidCode();
     await account.succeeded();
@@ -71,7 +73,9 @@ export const mfaRouter = router({
     // asked to end still signed in (the second pass ends what a racing sign-in made meanwhile;
     // issueSession refuses a password-only sign-in that finishes after MFA turned on).
     const revokeOthers = async () =>
-      input.revokeOtherSessions ? await sessions.revokeAll(user.id, { except: ctx.session.id }) : 0;
+      input.revokeOtherSessions
+        ? await withActor(actingAs(ctx), () => sessions.revokeAll(user.id, { except: ctx.session.id }))
+        : 0;
     const early = await revokeOthers();
     // Only if MFA is still off: of two sessions confirming at once, one factor wins and the other
     // request is refused (and ends no session beyond what the early pass did at its user's request).
@@ -83,6 +87,7 @@ export const mfaRouter = router({
     await sessions.updateUser(user.id, { mfaEnabled: true, ...off }, { rotate: false });
     const rotated = await sessions.rotate(ctx.token, { ...off, mfa: true, mfaEnabled: true });
     if (rotated) ctx.auth.replace(rotated);
+    audit(ctx, { type: 'mfa_enabled', userId: user.id, sessionId: ctx.session.id, detail: { revoked } });
     log.info({ userId: user.id, sessionId: ctx.session.id, revoked }, 'MFA enabled');
     return { enabled: true, revoked };
   }),
@@ -95,17 +100,18 @@ export const mfaRouter = router({
       throw new TRPCError({ code: 'PRECONDITION_FAILED', message: 'Two-factor authentication is not on.' });
     }
     await limitCredentialsByIp(ctx);
-    const account = await limitCredentialsByAccount(ctx, user.email);
+    const account = await limitCredentialsByAccount(ctx, user.email, user.id);
     const step = matchTotp(user.mfaSecret, input.code, clock());
     if (step === null || !(await users.consumeTotpStep(user.id, step))) throw invalidCode();
     await account.succeeded();
     // Crash-safe order, as above: the sessions the user asked to end are gone before MFA is off.
     const revoked = input.revokeOtherSessions
-      ? await sessions.revokeAll(user.id, { except: ctx.session.id })
+      ? await withActor(actingAs(ctx), () => sessions.revokeAll(user.id, { except: ctx.session.id }))
       : 0;
     await users.setMfa(user.id, null, null);
     await sessions.updateUser(user.id, { mfaEnabled: false }, { rotate: false });
     await sessions.patch(ctx.token, { mfa: false, mfaEnabled: false });
+    audit(ctx, { type: 'mfa_disabled', userId: user.id, sessionId: ctx.session.id, detail: { revoked } });
     log.info({ userId: user.id, sessionId: ctx.session.id, revoked }, 'MFA disabled');
     return { enabled: false, revoked };
   }),

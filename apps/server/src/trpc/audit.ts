@@ -1,0 +1,78 @@
+/**
+ * Recording security events from procedures (docs/SECURITY.md, "Audit trail"). Two helpers:
+ *
+ *   audit(ctx, { type, userId, ... })   records an event this procedure knows of (sign_in,
+ *                                       sign_in_failed, mfa_enabled, role_changed, ...), with the
+ *                                       request's IP and User-Agent. Queued: returns at once, never
+ *                                       throws, costs the request no I/O.
+ *   withActor(actingAs(ctx), () => sessions.revoke(...))
+ *                                       runs a call that ends sessions, so the session_ended events
+ *                                       it causes (compose.ts records them) name who ended them.
+ *
+ * Both take the caller as "self" (this session's user and session, or for a sign-in the person
+ * signing in); how that reads for the account concerned (self, another of their sessions, an
+ * administrator) is decided in one place, audit/attribution.ts.
+ */
+import type { ActingContext } from '../audit/actor.js';
+import { attribute } from '../audit/attribution.js';
+import type { Actor, AuditEventInput, AuditEventType } from '../audit/events.js';
+import type { Context } from './context.js';
+
+/** Events about signing in: the actor is the person signing in, whatever session the browser has. */
+const SIGN_IN_TYPES: ReadonlySet<AuditEventType> = new Set(['sign_in', 'sign_in_failed', 'rate_limited']);
+
+export interface AuditInput {
+  type: AuditEventType;
+  /** Whose account it concerns (null: a failed sign-in to an unknown email). */
+  userId: string | null;
+  /** See AuditEventInput.reason: an identifier (end reason, failure kind, limit name). */
+  reason?: string | null;
+  /** The session concerned (the one signed in, the one ended), when there is one. */
+  sessionId?: string | null;
+  /** Small, non-secret facts (role_changed: { from, to }); secret-looking keys are dropped. */
+  detail?: AuditEventInput['detail'];
+  /** Who did it, when not the caller as seen by the account concerned (the CLI passes SYSTEM). */
+  actor?: Actor;
+}
+
+/**
+ * Records a security event. The default actor is the caller, relative to `userId`: `self` for their
+ * own account (`session` when `sessionId` is another of their sessions), `admin` for someone
+ * else's; for sign-in events the person signing in (`self`), even if the browser still holds another
+ * account's session.
+ */
+export function audit(ctx: Context, input: AuditInput): void {
+  const target = { userId: input.userId, sessionId: input.sessionId ?? null };
+  const session = ctx.auth.session;
+  const actor =
+    input.actor ??
+    (session && !(SIGN_IN_TYPES.has(input.type) && session.userId !== input.userId)
+      ? attribute(actingAs(ctx), target)
+      : { kind: 'self' as const, ...target });
+  ctx.deps.audit.record({
+    type: input.type,
+    userId: input.userId,
+    actor,
+    ip: ctx.meta.ip,
+    userAgent: ctx.meta.userAgent,
+    sessionId: target.sessionId,
+    reason: input.reason ?? null,
+    ...(input.detail ? { detail: input.detail } : {}),
+  });
+}
+
+/**
+ * The caller, for `withActor` around a call that ends sessions: this session's user and id and the
+ * request's IP and User-Agent. Without a session (resolving the session limit at sign-in), pass the
+ * user signing in as `userId`. compose.ts turns it into self / session / admin per ended session.
+ */
+export function actingAs(ctx: Context, userId?: string): ActingContext {
+  const session = ctx.auth.session;
+  return {
+    kind: 'self',
+    userId: session?.userId ?? userId ?? null,
+    sessionId: session?.id ?? null,
+    ip: ctx.meta.ip,
+    userAgent: ctx.meta.userAgent,
+  };
+}
