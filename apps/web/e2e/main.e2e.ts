@@ -223,8 +223,10 @@ describe('admin', () => {
     await signedInAs(alice);
     await alice.getByRole('link', { name: 'Admin' }).click();
     await heading(alice, 'Users').waitFor();
-    await screenshots(alice, 'admin');
+    await alice.getByRole('link', { name: 'bob@example.com' }).click();
+    await heading(alice, 'bob@example.com').waitFor();
     await alice.getByRole('button', { name: 'Make bob@example.com a user' }).click();
+    await confirmPasswordIfAsked(alice);
     await expect
       .poll(() => alice.getByRole('status').first().textContent())
       .toContain('bob@example.com is now a user');

@@ -10,7 +10,7 @@ import { Navigate, Route, Routes, useNavigate } from 'react-router';
 import { ErrorScreen } from './components/ErrorScreen';
 import { errorCode, errorReason } from './lib/errors';
 import { meQueryOptions } from './lib/me';
-import { paths, signedOutPath } from './lib/paths';
+import { adminUserRoute, paths, signedOutPath } from './lib/paths';
 import { toEndReason } from './lib/session';
 import type { SignInStep } from './lib/sign-in-flow';
 import { SignedOutScreen } from './screens/SignedOutScreen';
@@ -28,7 +28,13 @@ const SessionsScreen = lazy(() =>
 const AccountScreen = lazy(() =>
   import('./screens/AccountScreen').then((m) => ({ default: m.AccountScreen })),
 );
-const AdminScreen = lazy(() => import('./screens/AdminScreen').then((m) => ({ default: m.AdminScreen })));
+const ActivityScreen = lazy(() =>
+  import('./screens/ActivityScreen').then((m) => ({ default: m.ActivityScreen })),
+);
+const AdminLayout = lazy(() => import('./screens/admin/AdminLayout'));
+const UsersScreen = lazy(() => import('./screens/admin/UsersScreen'));
+const UserScreen = lazy(() => import('./screens/admin/UserScreen'));
+const AuditLogScreen = lazy(() => import('./screens/admin/AuditLogScreen'));
 
 export function Loading({ label = 'Loading' }: { label?: string }) {
   return (
@@ -139,7 +145,12 @@ export function AppRoutes() {
           <Route index element={<Navigate to={paths.sessions} replace />} />
           <Route path={paths.sessions} element={screen(<SessionsScreen />)} />
           <Route path={paths.account} element={screen(<AccountScreen />)} />
-          <Route path={paths.admin} element={<RequireAdmin>{screen(<AdminScreen />)}</RequireAdmin>} />
+          <Route path={paths.activity} element={screen(<ActivityScreen />)} />
+          <Route path={paths.admin} element={<RequireAdmin>{screen(<AdminLayout />)}</RequireAdmin>}>
+            <Route index element={screen(<UsersScreen />)} />
+            <Route path={adminUserRoute} element={screen(<UserScreen />)} />
+            <Route path={paths.auditLog} element={screen(<AuditLogScreen />)} />
+          </Route>
         </Route>
         <Route path="*" element={<Navigate to={paths.home} replace />} />
       </Routes>

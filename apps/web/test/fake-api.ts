@@ -136,3 +136,93 @@ export function signedInHandlers(
 }
 
 export const notSignedIn = () => fail('UNAUTHORIZED', 'Not signed in', { reason: 'missing' });
+
+const FIREFOX_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0';
+
+/** One event as account.activity answers it (apps/server/src/trpc/routers/account.ts). */
+export function activityEvent(
+  overrides: {
+    id: string;
+    type: string;
+    at?: number;
+    reason?: string | null;
+    current?: boolean;
+    actor?: { kind: 'self' | 'session' | 'admin' | 'system'; current?: boolean };
+    browser?: string | null;
+    os?: string | null;
+    device?: string | null;
+    ip?: string | null;
+    sessionId?: string | null;
+    detail?: Record<string, string | number | boolean | null>;
+  },
+  now = Date.now(),
+) {
+  return {
+    at: now - 60_000,
+    reason: null,
+    current: false,
+    ip: '203.0.113.7',
+    userAgent: FIREFOX_LINUX,
+    browser: 'Firefox 140',
+    os: 'Linux',
+    device: 'desktop',
+    sessionId: null,
+    detail: {},
+    ...overrides,
+    actor: { kind: 'self' as const, ...overrides.actor, current: overrides.actor?.current ?? false },
+  };
+}
+
+/** admin.getUser's answer for one user, with overrides. */
+export function adminUserPage(
+  overrides: {
+    user?: Partial<{
+      id: string;
+      email: string;
+      role: 'user' | 'admin';
+      mfaEnabled: boolean;
+      disabled: boolean;
+      disabledAt: number | null;
+    }>;
+    sessions?: object[];
+    events?: object[];
+  } = {},
+  now = Date.now(),
+) {
+  return {
+    user: {
+      id: 'u2',
+      email: 'bob@example.com',
+      role: 'user',
+      mfaEnabled: true,
+      disabled: false,
+      disabledAt: null,
+      createdAt: now - 30 * 86_400_000,
+      passwordChangedAt: now - 2 * 86_400_000,
+      ...overrides.user,
+    },
+    sessions: overrides.sessions ?? [
+      {
+        id: 'b-laptop',
+        createdAt: now - 3_600_000,
+        lastActivityAt: now - 5 * 60_000,
+        ip: '198.51.100.4',
+        userAgent: FIREFOX_LINUX,
+        browser: 'Firefox 140',
+        os: 'Linux',
+        device: 'desktop',
+      },
+      {
+        id: 'b-phone',
+        createdAt: now - 86_400_000,
+        lastActivityAt: now - 60 * 60_000,
+        ip: '198.51.100.9',
+        userAgent: 'iPhone',
+        browser: 'Mobile Safari 18',
+        os: 'iOS 18.5',
+        device: 'mobile',
+      },
+    ],
+    events: overrides.events ?? [],
+  };
+}

@@ -40,6 +40,17 @@ describe('sign in', () => {
     expect((screen.getByRole('button', { name: 'Sign in' }) as HTMLButtonElement).disabled).toBe(true);
   });
 
+  test('a disabled account (said only after the right password) gets its own message', async () => {
+    renderApp('/sign-in', {
+      'auth.me': notSignedIn,
+      'auth.login': () => fail('FORBIDDEN', 'This account is disabled.', { reason: 'account_disabled' }),
+    });
+    await submit('ada@example.com', 'the right password');
+    expect((await screen.findByRole('alert')).textContent).toBe(
+      'This account is disabled. Contact your administrator.',
+    );
+  });
+
   test('empty fields are flagged before anything is sent', async () => {
     const { api } = renderApp('/sign-in', { 'auth.me': notSignedIn });
     fireEvent.click(await screen.findByRole('button', { name: 'Sign in' }));

@@ -1,6 +1,6 @@
 import { screen } from '@testing-library/react';
 import { expect, test } from 'vitest';
-import { fail, notSignedIn } from './fake-api';
+import { fail, notSignedIn, signedInHandlers } from './fake-api';
 import { renderApp } from './render';
 
 test.each([
@@ -9,6 +9,7 @@ test.each([
   ['revoked', 'You were signed out from another device', /ended from another device/],
   ['evicted', 'You were signed out to make room for a new sign-in', /as many devices as allowed/],
   ['password_changed', 'Your password was changed', /sign out every other session/],
+  ['account_disabled', 'Your account was disabled', /An administrator disabled this account/],
   ['logged_out', 'You signed out', /signed out of Tessera on this device/],
   ['something-else', 'Your session has ended', /sign in again/],
 ])('reason %s: "%s"', async (reason, title, body) => {
@@ -32,4 +33,14 @@ test('a dead cookie found on load goes to the signed-out screen with the serverâ
 test('no cookie at all just shows the sign-in page', async () => {
   renderApp('/account', { 'auth.me': notSignedIn });
   expect((await screen.findByRole('heading', { level: 1 })).textContent).toBe('Sign in');
+});
+
+test('an account disabled by an administrator: the open tab leaves at its next answer, saying why', async () => {
+  renderApp('/sessions', {
+    ...signedInHandlers(),
+    'sessions.list': () => fail('UNAUTHORIZED', 'Not signed in', { reason: 'account_disabled' }),
+  });
+  expect(
+    (await screen.findByRole('heading', { level: 1, name: 'Your account was disabled' })).dataset.reason,
+  ).toBe('account_disabled');
 });

@@ -75,6 +75,9 @@ export function AppShell() {
             <NavLink to={paths.account} className={navClass}>
               Security
             </NavLink>
+            <NavLink to={paths.activity} className={navClass}>
+              Activity
+            </NavLink>
             {user?.role === 'admin' ? (
               <NavLink to={paths.admin} className={navClass}>
                 Admin

@@ -20,6 +20,7 @@ export const END_REASONS: readonly EndReason[] = [
   'revoked',
   'evicted',
   'password_changed',
+  'account_disabled',
   'logged_out',
   'ended',
 ];

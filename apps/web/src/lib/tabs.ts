@@ -8,6 +8,7 @@ export type EndReason =
   | 'revoked'
   | 'evicted'
   | 'password_changed'
+  | 'account_disabled'
   | 'logged_out'
   | 'ended';
 

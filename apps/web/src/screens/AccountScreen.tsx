@@ -1,5 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { type FormEvent, lazy, Suspense, useId, useState } from 'react';
+import { type FormEvent, lazy, Suspense, useEffect, useId, useRef, useState } from 'react';
+import { useLocation } from 'react-router';
 import { Alert } from '../components/Alert';
 import { Field } from '../components/Field';
 import { useFocusOnMount } from '../components/hooks';
@@ -20,8 +21,13 @@ export function passwordChangedMessage(revoked: number): string {
   return `Your password was changed, and ${revoked} other session${revoked === 1 ? ' was' : 's were'} signed out.`;
 }
 
+/** The password change's anchor (lib/paths.ts changePasswordPath): "This wasn't me" leads there. */
+const CHANGE_PASSWORD = 'change-password';
+
 export function AccountScreen() {
-  const heading = useFocusOnMount<HTMLHeadingElement>();
+  const location = useLocation();
+  const toPassword = location.hash === `#${CHANGE_PASSWORD}`;
+  const heading = useFocusOnMount<HTMLHeadingElement>(!toPassword);
   return (
     <div className="screen">
       <div className="screen__header">
@@ -32,16 +38,23 @@ export function AccountScreen() {
           <p className="screen__lead">Your password and two-step verification.</p>
         </div>
       </div>
-      <ChangePassword />
+      <ChangePassword focus={toPassword} />
       <TwoStep />
     </div>
   );
 }
 
-function ChangePassword() {
+function ChangePassword({ focus }: { focus: boolean }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const titleId = useId();
+  const currentRef = useRef<HTMLInputElement>(null);
+  // Arriving to change the password (after "This wasn't me"): straight to its first field.
+  useEffect(() => {
+    if (!focus) return;
+    currentRef.current?.focus();
+    currentRef.current?.scrollIntoView?.({ block: 'center' });
+  }, [focus]);
   const change = useMutation(trpc.auth.changePassword.mutationOptions());
   const [form, setForm] = useState({ current: '', next: '', confirm: '' });
   const [errors, setErrors] = useState<{ current?: string; next?: string; confirm?: string }>({});
@@ -87,7 +100,7 @@ function ChangePassword() {
     setForm((f) => ({ ...f, [key]: e.target.value }));
 
   return (
-    <section className="card card--padded" aria-labelledby={titleId}>
+    <section id={CHANGE_PASSWORD} className="card card--padded" aria-labelledby={titleId}>
       <h2 id={titleId} className="card__title card__title--flush">
         Change password
       </h2>
@@ -95,6 +108,7 @@ function ChangePassword() {
       <Alert tone={message?.tone ?? 'success'}>{message?.text}</Alert>
       <form className="form form--narrow" onSubmit={onSubmit} noValidate aria-busy={change.isPending}>
         <Field
+          ref={currentRef}
           label="Current password"
           type="password"
           autoComplete="current-password"

@@ -11,7 +11,7 @@ import { paths } from '../lib/paths';
 import { formatCountdown } from '../lib/time';
 import { useTRPC } from '../lib/trpc';
 import { useServices } from '../services';
-import { rateLimitMessage } from './SignInScreen';
+import { ACCOUNT_DISABLED, rateLimitMessage } from './SignInScreen';
 
 export function MfaScreen() {
   const trpc = useTRPC();
@@ -59,6 +59,10 @@ export function MfaScreen() {
             : 'That code didn’t work, and this sign-in has no attempts left.',
         );
         if (left <= 0) setDead(true);
+      } else if (reason === 'account_disabled') {
+        setDead(true);
+        setError(ACCOUNT_DISABLED);
+        return;
       } else if (reason === 'mfa_challenge_invalid') {
         setDead(true);
         setError(null);
@@ -88,9 +92,11 @@ export function MfaScreen() {
       {expired ? (
         <>
           <Alert>
-            {remaining <= 0 && !dead
-              ? 'This sign-in step expired. Please sign in again.'
-              : 'This sign-in can’t continue: too many wrong codes, or it expired. Please sign in again.'}
+            {error === ACCOUNT_DISABLED
+              ? ACCOUNT_DISABLED
+              : remaining <= 0 && !dead
+                ? 'This sign-in step expired. Please sign in again.'
+                : 'This sign-in can’t continue: too many wrong codes, or it expired. Please sign in again.'}
           </Alert>
           <button type="button" className="button button--primary button--block" onClick={startOver}>
             Sign in again

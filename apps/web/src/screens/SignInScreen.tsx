@@ -5,7 +5,7 @@ import { Alert } from '../components/Alert';
 import { AuthLayout } from '../components/AuthLayout';
 import { Field } from '../components/Field';
 import { useFocusOnMount } from '../components/hooks';
-import { errorCode, genericMessage, retryAfterSeconds } from '../lib/errors';
+import { errorCode, errorReason, genericMessage, retryAfterSeconds } from '../lib/errors';
 import { finishSignIn, goToSessionLimit } from '../lib/finish-sign-in';
 import { paths } from '../lib/paths';
 import { formatTime, formatWait } from '../lib/time';
@@ -14,6 +14,12 @@ import { useServices } from '../services';
 
 /** The same words for every credential failure: they must not tell which part was wrong. */
 export const INVALID_CREDENTIALS = 'The email or password is incorrect. Check them and try again.';
+
+/**
+ * The server says it only after the correct password (a wrong one gets the generic error), so
+ * saying it here tells nothing to someone who doesn't know the password.
+ */
+export const ACCOUNT_DISABLED = 'This account is disabled. Contact your administrator.';
 
 export function rateLimitMessage(seconds: number, now = Date.now()): string {
   return `Too many sign-in attempts. For your security, wait ${formatWait(seconds)} and try again (after ${formatTime(now + seconds * 1000)}).`;
@@ -61,6 +67,8 @@ export function SignInScreen() {
       if (wait !== null) {
         setError(rateLimitMessage(wait));
         setBlockedUntil(Date.now() + wait * 1000);
+      } else if (errorReason(err) === 'account_disabled') {
+        setError(ACCOUNT_DISABLED);
       } else if (errorCode(err) === 'UNAUTHORIZED' || errorCode(err) === 'BAD_REQUEST') {
         setError(INVALID_CREDENTIALS);
       } else {

@@ -39,6 +39,11 @@ export function explainSignOut(
         title: 'Your password was changed',
         body: 'After a password change we sign out every other session. Sign in with the new password to continue.',
       };
+    case 'account_disabled':
+      return {
+        title: 'Your account was disabled',
+        body: 'An administrator disabled this account, so every session ended and you can’t sign in. Contact your administrator if you think this is a mistake.',
+      };
     case 'logged_out':
       return options.elsewhere
         ? { title: 'You signed out', body: 'You signed out in another tab of this browser.' }
