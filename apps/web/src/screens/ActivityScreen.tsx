@@ -6,6 +6,7 @@ import { ConfirmDialog } from '../components/ConfirmDialog';
 import { deviceTitle } from '../components/DeviceIcon';
 import { EventRow } from '../components/EventList';
 import { useFocusOnMount, useNow } from '../components/hooks';
+import { LoadMoreFooter } from '../components/LoadMoreFooter';
 import { ReauthCancelled, useFresh } from '../components/Reauth';
 import { actorForOwner, canDisown, type EventLike, shownSummary } from '../lib/activity';
 import { genericMessage } from '../lib/errors';
@@ -140,26 +141,11 @@ export function ActivityScreen() {
               ))}
             </ol>
           )}
-          <div className="card__footer">
-            <p className="card__footer-status" role="status">
-              {events.length === 0 ? '' : shownSummary(events.length, activity.hasNextPage)}
-            </p>
-            {activity.isFetchNextPageError ? (
-              <p className="field__error" role="alert">
-                {genericMessage(activity.error)}
-              </p>
-            ) : null}
-            {activity.hasNextPage ? (
-              <button
-                type="button"
-                className="button button--secondary"
-                onClick={loadMore}
-                disabled={activity.isFetchingNextPage}
-              >
-                {activity.isFetchingNextPage ? 'Loading…' : 'Load more'}
-              </button>
-            ) : null}
-          </div>
+          <LoadMoreFooter
+            status={events.length === 0 ? '' : shownSummary(events.length, activity.hasNextPage)}
+            pages={activity}
+            onLoadMore={loadMore}
+          />
         </section>
       )}
 

@@ -4,6 +4,7 @@ import { Link, useSearchParams } from 'react-router';
 import { EventRow } from '../../components/EventList';
 import { Field } from '../../components/Field';
 import { useFocusOnMount, useNow } from '../../components/hooks';
+import { LoadMoreFooter } from '../../components/LoadMoreFooter';
 import {
   actorForAdmin,
   EVENT_TYPE_LABELS,
@@ -250,26 +251,7 @@ export function AuditLogScreen() {
             ))}
           </ol>
         )}
-        <div className="card__footer">
-          <p className="card__footer-status" role="status">
-            {summary}
-          </p>
-          {log.isFetchNextPageError ? (
-            <p className="field__error" role="alert">
-              {genericMessage(log.error)}
-            </p>
-          ) : null}
-          {log.hasNextPage ? (
-            <button
-              type="button"
-              className="button button--secondary"
-              onClick={loadMore}
-              disabled={log.isFetchingNextPage}
-            >
-              {log.isFetchingNextPage ? 'Loading…' : 'Load more'}
-            </button>
-          ) : null}
-        </div>
+        <LoadMoreFooter status={summary} pages={log} onLoadMore={loadMore} />
       </section>
     </div>
   );
