@@ -17,7 +17,7 @@ import { createSessionManager, type SessionStore } from '@tessera/session-core';
 import type { Cluster, Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { currentActor } from './audit/actor.js';
+import { actingOf } from './audit/actor.js';
 import { sessionEndedEvent } from './audit/attribution.js';
 import { sqlAuditLog } from './audit/audit-log.js';
 import { type GrantStore, redisGrantStore, sqlGrantStore } from './auth/grants.js';
@@ -280,9 +280,9 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
           `session ${event.type}`,
         );
         events.publish(event);
-        // Who ended it is known only to the call that ended it: procedures wrap those calls in
-        // withActor (audit/actor.ts). Queued, never awaited: the ending call returns as fast as before.
-        const ended = sessionEndedEvent(event, currentActor());
+        // Who ended it is known only to the call that ended it: procedures pass it as the call's
+        // `context` (audit/actor.ts). Queued, never awaited: the ending call returns as fast as before.
+        const ended = sessionEndedEvent(event, actingOf(event.context));
         if (ended) audit.record(ended);
         metrics.sessionEvent(event);
       },

@@ -7,7 +7,7 @@
 import { rmSync } from 'node:fs';
 import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ActingContext, SYSTEM, withActor } from '../src/audit/actor.js';
+import { type ActingContext, SYSTEM } from '../src/audit/actor.js';
 import { attribute } from '../src/audit/attribution.js';
 import type { AuditEvent, AuditEventType } from '../src/audit/events.js';
 import { actingAs, audit } from '../src/trpc/audit.js';
@@ -95,9 +95,11 @@ describe('embedded database (PGlite), sessions in it too', () => {
       ip: '198.51.100.4',
       userAgent: FIREFOX,
     };
-    const revoked = await withActor(acting, () =>
-      app.runtime.deps.sessions.revokeAll(a.userId, { except: a.sessionId, reason: 'password_changed' }),
-    );
+    const revoked = await app.runtime.deps.sessions.revokeAll(a.userId, {
+      except: a.sessionId,
+      reason: 'password_changed',
+      context: acting,
+    });
     expect(revoked).toBe(2);
     const ended = await endedOf(app, a.userId);
     expect(ended.map((e) => e.sessionId).sort()).toEqual([b.sessionId, c.sessionId].sort());
@@ -125,7 +127,7 @@ describe('embedded database (PGlite), sessions in it too', () => {
       token: 'unused',
       meta: { ip: '192.0.2.9', userAgent: FIREFOX },
     });
-    await withActor(actingAs(ctx), () => app.runtime.deps.sessions.revokeAll(one.userId));
+    await app.runtime.deps.sessions.revokeAll(one.userId, { context: actingAs(ctx) });
     const ended = await endedOf(app, one.userId);
     expect(ended.map((e) => e.sessionId).sort()).toEqual([one.sessionId, two.sessionId].sort());
     for (const e of ended) {

@@ -16,6 +16,11 @@ export interface SessionEvent {
   reason?: EndReason;
   /** ms since epoch, from the manager's clock. */
   at: number;
+  /**
+   * What the call that caused the event passed as `context` (`logout`, `revoke`, `revokeAll`), as
+   * given; absent on events no such call caused (a timeout seen by `validate`, an eviction).
+   */
+  context?: unknown;
 }
 
 export type SessionEventListener = (event: SessionEvent) => void;

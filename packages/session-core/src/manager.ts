@@ -122,7 +122,7 @@ export interface SessionManager<TData extends object = SessionData> {
    * last rotation replaced, so a logout racing a rotation still ends it. Always returns the clearing
    * cookie to write.
    */
-  logout(token: string | null | undefined): Promise<LogoutResult>;
+  logout(token: string | null | undefined, options?: { context?: unknown }): Promise<LogoutResult>;
 
   /** The user's live sessions, oldest first (for a "where you're signed in" page). */
   list(userId: string): Promise<Session<TData>[]>;
@@ -131,14 +131,24 @@ export interface SessionManager<TData extends object = SessionData> {
    * Ends one session of this user by public id (reason `revoked` unless given). False when it isn't a
    * live session of theirs: a user can't end someone else's session by guessing an id.
    */
-  revoke(userId: string, sessionId: string, options?: { reason?: RevokeReason }): Promise<boolean>;
+  revoke(
+    userId: string,
+    sessionId: string,
+    options?: { reason?: RevokeReason; context?: unknown },
+  ): Promise<boolean>;
 
   /**
    * Ends every live session of the user, or every one but `except` (the current one, say). After a
    * password change: `{ except: current.id, reason: 'password_changed' }`; when the account is
    * disabled: `{ reason: 'account_disabled' }`. Returns how many ended.
+   *
+   * `context` (here, on `revoke` and on `logout`): any value, handed back unchanged on the events this
+   * call emits (`SessionEvent.context`): who acted, for an audit log, without the library knowing.
    */
-  revokeAll(userId: string, options?: { except?: string; reason?: RevokeReason }): Promise<number>;
+  revokeAll(
+    userId: string,
+    options?: { except?: string; reason?: RevokeReason; context?: unknown },
+  ): Promise<number>;
 
   /**
    * Merges `patch` into every live session of the user at once (an admin's role change): the very next
@@ -188,21 +198,22 @@ export function createSessionManager<TData extends object = SessionData>(
     s: { id: string; userId: string },
     at: number,
     reason?: EndReason,
+    context?: unknown,
   ) => {
     if (!config.onEvent) return;
     try {
-      config.onEvent(
-        reason
-          ? { type, sessionId: s.id, userId: s.userId, reason, at }
-          : { type, sessionId: s.id, userId: s.userId, at },
-      );
+      const event: SessionEvent = reason
+        ? { type, sessionId: s.id, userId: s.userId, reason, at }
+        : { type, sessionId: s.id, userId: s.userId, at };
+      if (context !== undefined) event.context = context;
+      config.onEvent(event);
     } catch {
       // A listener's failure must not turn a committed store operation into an error.
     }
   };
 
-  const emitEnded = (ended: StoredSession[], reason: EndReason, at: number) => {
-    for (const s of ended) emit(eventTypeFor(reason), s, at, reason);
+  const emitEnded = (ended: StoredSession[], reason: EndReason, at: number, context?: unknown) => {
+    for (const s of ended) emit(eventTypeFor(reason), s, at, reason, context);
   };
 
   /** The app's view of stored data: through `parseData` when given, else as stored. */
@@ -357,7 +368,7 @@ export function createSessionManager<TData extends object = SessionData>(
       return updated ? view(updated) : null;
     },
 
-    async logout(token) {
+    async logout(token, options = {}) {
       const parsed = token ? parseToken(token) : null;
       let ended = false;
       if (parsed) {
@@ -365,7 +376,7 @@ export function createSessionManager<TData extends object = SessionData>(
         const session = await call('logout', () =>
           store.logout({ id: parsed.id, tokenHash: parsed.hash, now, policy }),
         );
-        if (session) emit('logged_out', session, now, 'logged_out');
+        if (session) emit('logged_out', session, now, 'logged_out', options.context);
         ended = session !== null;
       }
       return { ended, cookie: blankCookie(cookieOptions) };
@@ -385,7 +396,7 @@ export function createSessionManager<TData extends object = SessionData>(
       const ended = await call('revoke', () =>
         store.revoke({ userId: owner, id: sessionId, reason, now, policy }),
       );
-      if (ended) emitEnded([ended], reason, now);
+      if (ended) emitEnded([ended], reason, now, options.context);
       return ended !== null;
     },
 
@@ -397,7 +408,7 @@ export function createSessionManager<TData extends object = SessionData>(
       const ended = await call('revokeAll', () =>
         store.revokeAll({ userId: owner, exceptId, reason, now, policy }),
       );
-      emitEnded(ended, reason, now);
+      emitEnded(ended, reason, now, options.context);
       return ended.length;
     },
 

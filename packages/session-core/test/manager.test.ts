@@ -457,3 +457,36 @@ describe('store failures fail closed', () => {
     expect((await sessions.validate(token)).session).not.toBeNull();
   });
 });
+
+describe('event context', () => {
+  it('hands back what logout, revoke and revokeAll were given, on exactly the events they emit', async () => {
+    const { sessions, events, advance } = setup({ idleTimeout: '1m', maxSessionsPerUser: 10 });
+    const a = await sessions.create(login);
+    const b = await sessions.create(login);
+    const c = await sessions.create(login);
+    const d = await sessions.create(login);
+    const actor = { kind: 'admin', userId: 'root' };
+    events.length = 0;
+
+    await sessions.logout(a.token, { context: 'self' });
+    await sessions.revoke('u1', b.session.id, { context: actor });
+    await sessions.revokeAll('u1', { except: d.session.id, context: { n: 3 } });
+    await sessions.revokeAll('u1', { context: undefined });
+    expect(events.map((e) => [e.type, e.sessionId, e.context])).toEqual([
+      ['logged_out', a.session.id, 'self'],
+      ['revoked', b.session.id, actor],
+      ['revoked', c.session.id, { n: 3 }],
+      ['revoked', d.session.id, undefined],
+    ]);
+    expect(events[1]?.context).toBe(actor); // as given, not a copy
+    expect('context' in (events[3] ?? {})).toBe(false);
+
+    // Events no such call caused carry none.
+    const e = await sessions.create(login);
+    advance(2 * M);
+    events.length = 0;
+    await sessions.validate(e.token);
+    expect(events).toEqual([expect.objectContaining({ type: 'expired', sessionId: e.session.id })]);
+    expect('context' in (events[0] ?? {})).toBe(false);
+  });
+});

@@ -1,12 +1,12 @@
 /**
  * Who is acting, for the session events session-core emits deep inside a manager call (one
- * `revokeAll` ends many sessions, each an event). A procedure that ends sessions runs the call inside
- * `withActor`; compose.ts's onEvent reads `currentActor()` when it records `session_ended`. Outside
- * any `withActor` (a timeout seen on access, the limit evicting, a sweep) the actor is the system.
- * Only the ending calls pay for it: the request path (validate) never enters `withActor`.
+ * `revokeAll` ends many sessions, each an event). A procedure that ends sessions passes
+ * `{ context: actingAs(ctx) }` to the call (trpc/audit.ts); session-core hands that value back on
+ * each event it emits (`SessionEvent.context`), and compose.ts's onEvent reads it with `actingOf`.
+ * Events no call caused (a timeout seen on access, the limit evicting, a sweep) carry none: the
+ * system. Nothing here touches the request path.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Actor } from './events.js';
+import type { Actor, ActorKind } from './events.js';
 
 /**
  * The actor, plus where its request came from: the events the call causes are recorded with that IP
@@ -17,14 +17,21 @@ export interface ActingContext extends Actor {
   userAgent?: string | null;
 }
 
-const storage = new AsyncLocalStorage<ActingContext>();
-
 export const SYSTEM: Actor = Object.freeze({ kind: 'system', userId: null, sessionId: null });
 
-export function withActor<T>(actor: ActingContext, fn: () => Promise<T>): Promise<T> {
-  return storage.run(actor, fn);
-}
+const KINDS: ReadonlySet<ActorKind> = new Set(['self', 'session', 'admin', 'system']);
+const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
 
-export function currentActor(): ActingContext {
-  return storage.getStore() ?? SYSTEM;
+/** The acting context a session event carries back, or SYSTEM when it carries none (or another value). */
+export function actingOf(context: unknown): ActingContext {
+  if (context === null || typeof context !== 'object') return SYSTEM;
+  const c = context as Record<string, unknown>;
+  if (!KINDS.has(c.kind as ActorKind)) return SYSTEM;
+  return {
+    kind: c.kind as ActorKind,
+    userId: text(c.userId),
+    sessionId: text(c.sessionId),
+    ip: text(c.ip),
+    userAgent: text(c.userAgent),
+  };
 }

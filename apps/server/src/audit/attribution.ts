@@ -33,7 +33,7 @@ const ENDING: ReadonlySet<SessionEvent['type']> = new Set(['logged_out', 'revoke
  * `idle_timeout`, `absolute_timeout`). Who ended it:
  *  - a timeout (`expired`) and the session limit (`evicted`) are the system, whatever call found them;
  *  - a logout is the session itself: only its token can log it out;
- *  - a revoke is whoever `withActor` says runs the call (`acting`), relative to the session's user.
+ *  - a revoke is whoever the call's `context` says acted (`acting`), relative to the session's user.
  * IP and User-Agent are the acting request's; none for the system.
  */
 export function sessionEndedEvent(event: SessionEvent, acting: ActingContext): AuditEventInput | null {

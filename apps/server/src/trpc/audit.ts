@@ -5,9 +5,10 @@
  *                                       sign_in_failed, mfa_enabled, role_changed, ...), with the
  *                                       request's IP and User-Agent. Queued: returns at once, never
  *                                       throws, costs the request no I/O.
- *   withActor(actingAs(ctx), () => sessions.revoke(...))
- *                                       runs a call that ends sessions, so the session_ended events
- *                                       it causes (compose.ts records them) name who ended them.
+ *   sessions.revoke(..., { context: actingAs(ctx) })
+ *                                       the context of a call that ends sessions, so the
+ *                                       session_ended events it causes (compose.ts records them,
+ *                                       session-core hands the context back) name who ended them.
  *
  * Both take the caller as "self" (this session's user and session, or for a sign-in the person
  * signing in); how that reads for the account concerned (self, another of their sessions, an
@@ -62,7 +63,7 @@ export function audit(ctx: Context, input: AuditInput): void {
 }
 
 /**
- * The caller, for `withActor` around a call that ends sessions: this session's user and id and the
+ * The caller, as the `context` of a call that ends sessions: this session's user and id and the
  * request's IP and User-Agent. Without a session (resolving the session limit at sign-in), pass the
  * user signing in as `userId`. compose.ts turns it into self / session / admin per ended session.
  */

@@ -2,7 +2,6 @@
  * The steps every way of signing in shares (password, password + TOTP, or a session-limit ticket).
  */
 import { type SessionCookie, SessionLimitError } from '@tessera/session-core';
-import { withActor } from '../audit/actor.js';
 import type { AppSessionData } from '../sessions/session-data.js';
 import { describeUserAgent } from '../sessions/user-agent.js';
 import { type PublicUser, publicUser, type User } from '../users/repository.js';
@@ -41,7 +40,7 @@ export const readPending = (payload: Record<string, unknown>): PendingSignIn => 
 export async function endPresentedSession(ctx: Context): Promise<void> {
   const presented = ctx.auth.presented;
   if (!presented) return;
-  const { cookie } = await withActor(actingAs(ctx), () => ctx.deps.sessions.logout(presented));
+  const { cookie } = await ctx.deps.sessions.logout(presented, { context: actingAs(ctx) });
   ctx.auth.replace({ ended: 'logged_out', cookie });
 }
 

@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { type ActingContext, withActor } from '../../audit/actor.js';
+import type { ActingContext } from '../../audit/actor.js';
 import { attribute } from '../../audit/attribution.js';
 import { AUDIT_EVENT_TYPES } from '../../audit/events.js';
 import { describeUserAgent } from '../../sessions/user-agent.js';
@@ -95,7 +95,7 @@ export async function setAccountDisabled(
   if (target.role === 'admin' && target.disabledAt === null && (await users.countEnabledAdmins()) <= 1) {
     throw new LastAdminError();
   }
-  const endAll = () => withActor(actor, () => sessions.revokeAll(target.id, { reason: 'account_disabled' }));
+  const endAll = () => sessions.revokeAll(target.id, { reason: 'account_disabled', context: actor });
   const early = await endAll();
   // Disabling twice keeps the first time.
   const updated = await users.setDisabled(target.id, target.disabledAt ?? clock());
@@ -226,7 +226,7 @@ export const adminRouter = router({
     }
     const target = await users.findById(input.userId);
     if (!target) throw notFound();
-    const revoked = await withActor(actingAs(ctx), () => sessions.revoke(target.id, input.sessionId));
+    const revoked = await sessions.revoke(target.id, input.sessionId, { context: actingAs(ctx) });
     log.info({ by: ctx.session.userId, userId: target.id, revoked }, 'session revoked by an admin');
     return { revoked };
   }),
@@ -236,7 +236,7 @@ export const adminRouter = router({
     const { users, sessions, log } = ctx.deps;
     const target = await users.findById(input.userId);
     if (!target) throw notFound();
-    const revoked = await withActor(actingAs(ctx), () => sessions.revokeAll(target.id));
+    const revoked = await sessions.revokeAll(target.id, { context: actingAs(ctx) });
     log.info({ by: ctx.session.userId, userId: target.id, revoked }, 'sessions revoked by an admin');
     return { revoked };
   }),

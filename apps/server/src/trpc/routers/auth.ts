@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { withActor } from '../../audit/actor.js';
 import { matchTotp } from '../../auth/totp.js';
 import { sessionData } from '../../sessions/session-data.js';
 import { checkPassword } from '../../users/password-policy.js';
@@ -146,9 +145,9 @@ export const authRouter = router({
       if (user.disabledAt !== null) throw accountDisabled(ctx, user.id);
       // Ended by the person signing in (whatever session this browser may hold of another account):
       // to the ended session, another of theirs.
-      await withActor({ ...actingAs(ctx), userId: user.id, sessionId: null }, () =>
-        sessions.revoke(user.id, input.revokeSessionId),
-      );
+      await sessions.revoke(user.id, input.revokeSessionId, {
+        context: { ...actingAs(ctx), userId: user.id, sessionId: null },
+      });
       await endPresentedSession(ctx);
       // If that session wasn't live any more and the user is still at the limit: a new ticket, CONFLICT.
       return issueSession(ctx, user, pending);
@@ -157,7 +156,7 @@ export const authRouter = router({
   /** Ends the session server-side and clears the cookie. Works (and clears) without a live session too. */
   logout: publicProcedure.mutation(async ({ ctx }) => {
     const presented = ctx.auth.presented;
-    const { ended, cookie } = await withActor(actingAs(ctx), () => ctx.deps.sessions.logout(presented));
+    const { ended, cookie } = await ctx.deps.sessions.logout(presented, { context: actingAs(ctx) });
     ctx.auth.replace({ ended: 'logged_out', cookie });
     if (ctx.mfaChallenge) {
       await ctx.deps.grants.take('mfa', ctx.mfaChallenge);
@@ -249,7 +248,7 @@ export const authRouter = router({
       // password with the old sessions still signed in. The second pass ends what a sign-in racing
       // this change created meanwhile; issueSession re-checks the password for any later one.
       const others = { except: ctx.session.id, reason: 'password_changed' } as const;
-      const endOthers = () => withActor(actingAs(ctx), () => sessions.revokeAll(user.id, others));
+      const endOthers = () => sessions.revokeAll(user.id, { ...others, context: actingAs(ctx) });
       const early = await endOthers();
       await users.setPassword(user.id, hash, now);
       const revoked = early + (await endOthers());

@@ -1,6 +1,5 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { withActor } from '../../audit/actor.js';
 import { matchTotp, newTotpSecret, otpauthUrl } from '../../auth/totp.js';
 import { sessionData } from '../../sessions/session-data.js';
 import { actingAs, audit } from '../audit.js';
@@ -74,7 +73,7 @@ export const mfaRouter = router({
     // issueSession refuses a password-only sign-in that finishes after MFA turned on).
     const revokeOthers = async () =>
       input.revokeOtherSessions
-        ? await withActor(actingAs(ctx), () => sessions.revokeAll(user.id, { except: ctx.session.id }))
+        ? await sessions.revokeAll(user.id, { except: ctx.session.id, context: actingAs(ctx) })
         : 0;
     const early = await revokeOthers();
     // Only if MFA is still off: of two sessions confirming at once, one factor wins and the other
@@ -106,7 +105,7 @@ export const mfaRouter = router({
     await account.succeeded();
     // Crash-safe order, as above: the sessions the user asked to end are gone before MFA is off.
     const revoked = input.revokeOtherSessions
-      ? await withActor(actingAs(ctx), () => sessions.revokeAll(user.id, { except: ctx.session.id }))
+      ? await sessions.revokeAll(user.id, { except: ctx.session.id, context: actingAs(ctx) })
       : 0;
     await users.setMfa(user.id, null, null);
     await sessions.updateUser(user.id, { mfaEnabled: false }, { rotate: false });

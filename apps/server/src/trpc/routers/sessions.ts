@@ -1,6 +1,5 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { withActor } from '../../audit/actor.js';
 import { describeUserAgent } from '../../sessions/user-agent.js';
 import { actingAs } from '../audit.js';
 import { authedProcedure, freshProcedure, router } from '../procedures.js';
@@ -28,9 +27,9 @@ export const sessionsRouter = router({
     if (input.sessionId === ctx.session.id) {
       throw new TRPCError({ code: 'BAD_REQUEST', message: 'Use auth.logout to end the current session.' });
     }
-    const ended = await withActor(actingAs(ctx), () =>
-      ctx.deps.sessions.revoke(ctx.session.userId, input.sessionId),
-    );
+    const ended = await ctx.deps.sessions.revoke(ctx.session.userId, input.sessionId, {
+      context: actingAs(ctx),
+    });
     // Someone else's session id, an ended one and a made-up one look alike.
     if (!ended) throw new TRPCError({ code: 'NOT_FOUND', message: 'No such session' });
     return { revoked: true };
@@ -41,9 +40,10 @@ export const sessionsRouter = router({
    * "This wasn't me" on the Security page (the SPA then leads to the password change).
    */
   revokeOthers: freshProcedure.mutation(async ({ ctx }) => {
-    const revoked = await withActor(actingAs(ctx), () =>
-      ctx.deps.sessions.revokeAll(ctx.session.userId, { except: ctx.session.id }),
-    );
+    const revoked = await ctx.deps.sessions.revokeAll(ctx.session.userId, {
+      except: ctx.session.id,
+      context: actingAs(ctx),
+    });
     return { revoked };
   }),
 });
