@@ -14,7 +14,8 @@ const UNITS: readonly [suffix: string, ms: number][] = [
 
 /**
  * Whole milliseconds (fractions are rounded) as days, hours, minutes, seconds and milliseconds, largest
- * first, zero parts left out: 90_000 -> `1m30s`, 0 -> `0s`. Weeks are written as days (`14d`).
+ * first, zero parts left out: 90_000 -> `1m30s`, 0 -> `0s`. Under two days in hours, as a session's
+ * absolute timeout is written (`24h`, `36h`); from two days on in days (`2d`, `14d`, `90d`).
  */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`formatDuration: expected ms >= 0, got ${ms}`);
@@ -22,6 +23,7 @@ export function formatDuration(ms: number): string {
   if (rest === 0) return '0s';
   let text = '';
   for (const [suffix, size] of UNITS) {
+    if (suffix === 'd' && rest < 2 * size) continue;
     const count = Math.floor(rest / size);
     if (count === 0) continue;
     text += `${count}${suffix}`;
