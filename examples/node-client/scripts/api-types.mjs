@@ -42,5 +42,5 @@ const run = spawnSync(
   { cwd: server, stdio: 'inherit' },
 );
 if (run.status !== 0) process.exit(run.status ?? 1);
-writeFileSync(join(out, 'index.d.ts'), "export type { AppRouter } from './routers/index.js';\n");
+writeFileSync(join(out, 'index.d.ts'), "export type { AppRouter } from './trpc/routers/index.js';\n");
 console.log(`AppRouter declarations written to ${out}`);
