@@ -1,5 +1,7 @@
 /**
- * Recording security events from procedures (docs/SECURITY.md, "Audit trail"). Two helpers:
+ * Recording security events from procedures (docs/SECURITY.md, "Audit trail"), and reading them
+ * back (account.activity, the admin console: `cursor`, `listEvents`, `describeEvent`). Two helpers
+ * record:
  *
  *   audit(ctx, { type, userId, ... })   records an event this procedure knows of (sign_in,
  *                                       sign_in_failed, mfa_enabled, role_changed, ...), with the
@@ -14,10 +16,22 @@
  * signing in); how that reads for the account concerned (self, another of their sessions, an
  * administrator) is decided in one place, audit/attribution.ts.
  */
+import { z } from 'zod';
 import type { ActingContext } from '../audit/actor.js';
 import { attribute } from '../audit/attribution.js';
-import type { Actor, AuditEventInput, AuditEventType } from '../audit/events.js';
+import { InvalidAuditCursorError } from '../audit/audit-log.js';
+import type {
+  Actor,
+  AuditEvent,
+  AuditEventInput,
+  AuditEventType,
+  AuditLog,
+  AuditPage,
+  AuditQuery,
+} from '../audit/events.js';
+import { describeUserAgent } from '../sessions/user-agent.js';
 import type { Context } from './context.js';
+import { badInput } from './errors.js';
 
 /** Events about signing in: the actor is the person signing in, whatever session the browser has. */
 const SIGN_IN_TYPES: ReadonlySet<AuditEventType> = new Set(['sign_in', 'sign_in_failed', 'rate_limited']);
@@ -75,5 +89,40 @@ export function actingAs(ctx: Context, userId?: string): ActingContext {
     sessionId: session?.id ?? null,
     ip: ctx.meta.ip,
     userAgent: ctx.meta.userAgent,
+  };
+}
+
+/** A `nextCursor` handed back: opaque, base64url, bounded before anything parses it. */
+export const cursor = z
+  .string()
+  .max(512)
+  .regex(/^[A-Za-z0-9_-]*$/, 'Not a cursor');
+
+/** A page of the audit trail; a cursor the log never handed out is the client's mistake (BAD_REQUEST). */
+export async function listEvents(audit: AuditLog, query: AuditQuery): Promise<AuditPage> {
+  try {
+    return await audit.list(query);
+  } catch (error) {
+    if (error instanceof InvalidAuditCursorError) throw badInput('cursor', 'Invalid cursor');
+    throw error;
+  }
+}
+
+/**
+ * An audit event as shown to someone who may not learn who else is involved: the actor is only its
+ * kind (an administrator stays "an administrator", without an id or email), the device is parsed.
+ */
+export function describeEvent(e: AuditEvent) {
+  return {
+    id: e.id,
+    type: e.type,
+    at: e.at,
+    reason: e.reason,
+    ip: e.ip,
+    userAgent: e.userAgent,
+    ...describeUserAgent(e.userAgent),
+    sessionId: e.sessionId,
+    actor: { kind: e.actor.kind },
+    detail: e.detail,
   };
 }

@@ -120,6 +120,9 @@ export function runSessionStoreContract(options: ContractOptions): void {
     const v = await store.validate({ id: m.input.id, tokenHash: m.hash, now: at, policy });
     return v.ok ? 'live' : v.reason;
   };
+  /** Replaces the token of session `id` (the one hashing to `tokenHash`), data unchanged. */
+  const rotate = (id: string, tokenHash: Uint8Array, newTokenHash: Uint8Array, now: number) =>
+    store.rotate({ id, tokenHash, newTokenHash, patch: null, now, policy });
   const liveIds = async (userId: string, at: number) =>
     (await store.list({ userId, now: at, policy })).map((s) => s.id).sort();
 
@@ -261,32 +264,13 @@ export function runSessionStoreContract(options: ContractOptions): void {
         assert.equal(await reasonOf(a, T0 + MINUTE), 'rotated');
         assert.equal(await reasonOf({ ...a, hash: next.hash }, T0 + MINUTE), 'live');
         assert.equal((await liveIds(u, T0 + MINUTE)).length, 3, 'rotation takes no extra slot');
-        assert.equal(
-          await store.rotate({
-            id: a.input.id,
-            tokenHash: a.hash,
-            newTokenHash: newToken(a.input.id).hash,
-            patch: null,
-            now: T0 + MINUTE,
-            policy,
-          }),
-          null,
-        );
+        assert.equal(await rotate(a.input.id, a.hash, newToken(a.input.id).hash, T0 + MINUTE), null);
       });
 
       it('keeps the absolute deadline of the original login', async () => {
         const s = await create(user());
         const next = newToken(s.input.id);
-        assert.ok(
-          await store.rotate({
-            id: s.input.id,
-            tokenHash: s.hash,
-            newTokenHash: next.hash,
-            patch: null,
-            now: T0 + MINUTE,
-            policy,
-          }),
-        );
+        assert.ok(await rotate(s.input.id, s.hash, next.hash, T0 + MINUTE));
         const rotated = { ...s, hash: next.hash };
         for (let at = T0 + 20 * MINUTE; at < T0 + policy.absoluteMs; at += 20 * MINUTE)
           await reasonOf(rotated, at);
@@ -296,47 +280,16 @@ export function runSessionStoreContract(options: ContractOptions): void {
 
       it('refuses to rotate an ended or expired session', async () => {
         const s = await create(user());
-        assert.equal(
-          await store.rotate({
-            id: s.input.id,
-            tokenHash: s.hash,
-            newTokenHash: newToken(s.input.id).hash,
-            patch: null,
-            now: T0 + policy.idleMs,
-            policy,
-          }),
-          null,
-        );
+        assert.equal(await rotate(s.input.id, s.hash, newToken(s.input.id).hash, T0 + policy.idleMs), null);
         const t = await create(user());
         assert.ok(await store.logout({ id: t.input.id, tokenHash: t.hash, now: T0, policy }));
-        assert.equal(
-          await store.rotate({
-            id: t.input.id,
-            tokenHash: t.hash,
-            newTokenHash: newToken(t.input.id).hash,
-            patch: null,
-            now: T0,
-            policy,
-          }),
-          null,
-        );
+        assert.equal(await rotate(t.input.id, t.hash, newToken(t.input.id).hash, T0), null);
       });
 
       it('parallel rotations of one token yield exactly one live successor', async () => {
         const s = await create(user());
         const nexts = Array.from({ length: 20 }, () => newToken(s.input.id));
-        const results = await Promise.all(
-          nexts.map((n) =>
-            store.rotate({
-              id: s.input.id,
-              tokenHash: s.hash,
-              newTokenHash: n.hash,
-              patch: null,
-              now: T0 + 1,
-              policy,
-            }),
-          ),
-        );
+        const results = await Promise.all(nexts.map((n) => rotate(s.input.id, s.hash, n.hash, T0 + 1)));
         const winners = nexts.filter((_, i) => results[i] !== null);
         assert.equal(winners.length, 1);
         for (const n of nexts) {
@@ -400,16 +353,7 @@ export function runSessionStoreContract(options: ContractOptions): void {
       it('logout with the token a rotation just replaced still ends the session (logout racing a rotation)', async () => {
         const s = await create(user());
         const next = newToken(s.input.id);
-        assert.ok(
-          await store.rotate({
-            id: s.input.id,
-            tokenHash: s.hash,
-            newTokenHash: next.hash,
-            patch: null,
-            now: T0,
-            policy,
-          }),
-        );
+        assert.ok(await rotate(s.input.id, s.hash, next.hash, T0));
         const ended = await store.logout({ id: s.input.id, tokenHash: s.hash, now: T0 + 1, policy });
         assert.equal(ended?.id, s.input.id);
         assert.equal(await reasonOf({ ...s, hash: next.hash }, T0 + 2), 'logged_out');
@@ -418,22 +362,8 @@ export function runSessionStoreContract(options: ContractOptions): void {
         const t = await create(user());
         const t1 = newToken(t.input.id);
         const t2 = newToken(t.input.id);
-        await store.rotate({
-          id: t.input.id,
-          tokenHash: t.hash,
-          newTokenHash: t1.hash,
-          patch: null,
-          now: T0,
-          policy,
-        });
-        await store.rotate({
-          id: t.input.id,
-          tokenHash: t1.hash,
-          newTokenHash: t2.hash,
-          patch: null,
-          now: T0 + 1,
-          policy,
-        });
+        await rotate(t.input.id, t.hash, t1.hash, T0);
+        await rotate(t.input.id, t1.hash, t2.hash, T0 + 1);
         assert.equal(await store.logout({ id: t.input.id, tokenHash: t.hash, now: T0 + 2, policy }), null);
         assert.equal(await reasonOf({ ...t, hash: t2.hash }, T0 + 3), 'live');
       });
@@ -443,16 +373,7 @@ export function runSessionStoreContract(options: ContractOptions): void {
         // prefix or hint a store might keep) must end nothing; the real previous token still does.
         const s = await create(user());
         const next = newToken(s.input.id);
-        assert.ok(
-          await store.rotate({
-            id: s.input.id,
-            tokenHash: s.hash,
-            newTokenHash: next.hash,
-            patch: null,
-            now: T0,
-            policy,
-          }),
-        );
+        assert.ok(await rotate(s.input.id, s.hash, next.hash, T0));
         assert.equal(
           await store.logout({ id: s.input.id, tokenHash: nearMiss(s.hash), now: T0 + 1, policy }),
           null,
@@ -547,14 +468,7 @@ export function runSessionStoreContract(options: ContractOptions): void {
       it('a rotated-away token reads as rotated, an ended one as its reason', async () => {
         const s = await create(user());
         const next = newToken(s.input.id);
-        await store.rotate({
-          id: s.input.id,
-          tokenHash: s.hash,
-          newTokenHash: next.hash,
-          patch: null,
-          now: T0,
-          policy,
-        });
+        await rotate(s.input.id, s.hash, next.hash, T0);
         await store.revoke({
           userId: s.input.userId,
           id: s.input.id,
@@ -680,14 +594,7 @@ export function runSessionStoreContract(options: ContractOptions): void {
           ],
         );
         const next = newToken(a.input.id);
-        const r = await store.rotate({
-          id: a.input.id,
-          tokenHash: a.hash,
-          newTokenHash: next.hash,
-          patch: null,
-          now: T0 + 7,
-          policy,
-        });
+        const r = await rotate(a.input.id, a.hash, next.hash, T0 + 7);
         assert.equal(r?.rotatePending, false);
         assert.deepEqual(r?.data, { role: 'user', x: 1, flag: true });
         const again = await store.validate({ id: a.input.id, tokenHash: next.hash, now: T0 + 8, policy });

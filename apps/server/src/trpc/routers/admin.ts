@@ -5,11 +5,10 @@ import { attribute } from '../../audit/attribution.js';
 import { AUDIT_EVENT_TYPES } from '../../audit/events.js';
 import { describeUserAgent } from '../../sessions/user-agent.js';
 import { publicUser, ROLES, type User, type UserKey, type UserSummary } from '../../users/repository.js';
-import { actingAs, audit } from '../audit.js';
+import { actingAs, audit, cursor, describeEvent, listEvents } from '../audit.js';
 import type { AppDeps } from '../deps.js';
 import { badInput } from '../errors.js';
 import { adminProcedure, router } from '../procedures.js';
-import { cursor, describeEvent, listEvents } from './account.js';
 import { sessionId, userId } from './inputs.js';
 
 /** A user as the admin console shows them: never the hash or the TOTP secret. */
