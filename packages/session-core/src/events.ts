@@ -6,7 +6,26 @@ import type { EndReason } from './store.js';
  * `password_changed` or `account_disabled`), `evicted` (the per-user limit), `expired` (found past a
  * deadline on access).
  */
-export type SessionEventType = 'created' | 'rotated' | 'logged_out' | 'revoked' | 'evicted' | 'expired';
+export type SessionEventType =
+  | 'created'
+  | 'rotated'
+  | 'logged_out'
+  | 'revoked'
+  | 'evicted'
+  | 'expired'
+  /** The session bound to a device key (DBSC registration). */
+  | 'device_bound'
+  /** A DBSC proof for this session was refused (`refusal` says why). */
+  | 'device_refused';
+
+/**
+ * Why a device proof was refused, for the audit trail. `foreign_key`: a well-formed refresh proof not
+ * signed by the key the session bound (someone holding the cookies but not the device);
+ * `bad_proof`: a registration proof that doesn't verify, or any proof malformed past parsing;
+ * `already_bound`: a second registration; `bad_challenge`: a registration answering no live challenge.
+ * A replayed or stale refresh proof is not an event: it is the ordinary race a new challenge settles.
+ */
+export type DeviceRefusal = 'foreign_key' | 'bad_proof' | 'already_bound' | 'bad_challenge';
 
 export interface SessionEvent {
   type: SessionEventType;
@@ -21,6 +40,10 @@ export interface SessionEvent {
    * given; absent on events no such call caused (a timeout seen by `validate`, an eviction).
    */
   context?: unknown;
+  /** Set on `device_refused`. */
+  refusal?: DeviceRefusal;
+  /** Set on `device_bound`: the key's algorithm. */
+  algorithm?: 'ES256' | 'RS256';
 }
 
 export type SessionEventListener = (event: SessionEvent) => void;

@@ -12,6 +12,11 @@ export {
   type SessionCookie,
   serializeCookie,
 } from './cookie.js';
+export type {
+  DeviceAnswer,
+  DeviceAnswerOutcome,
+  DeviceBinding,
+} from './device-binding.js';
 export { type Duration, parseDuration } from './durations.js';
 export {
   type ActiveSessionSummary,
@@ -21,7 +26,7 @@ export {
   SessionLimitError,
   SessionStoreError,
 } from './errors.js';
-export type { SessionEvent, SessionEventListener, SessionEventType } from './events.js';
+export type { DeviceRefusal, SessionEvent, SessionEventListener, SessionEventType } from './events.js';
 export {
   type CreateInput,
   createSessionManager,
@@ -32,9 +37,11 @@ export {
   type SessionManager,
   type ValidationResult,
 } from './manager.js';
-export type { SessionManagerOptions } from './options.js';
+export type { DeviceBindingOptions, SessionManagerOptions } from './options.js';
 export type {
   CreateOutcome,
+  DeviceKey,
+  DeviceOutcome,
   EndReason,
   NewSession,
   RevokeReason,
@@ -42,6 +49,7 @@ export type {
   SessionLimit,
   SessionStore,
   StoreCall,
+  StoredSecret,
   StoredSession,
   StoreMiss,
   StorePolicy,

@@ -1,4 +1,7 @@
 import { blankCookie, type SessionCookie, sessionCookie } from './cookie.js';
+import { newChallenge } from './dbsc/challenge.js';
+import { registrationHeader } from './dbsc/headers.js';
+import { createDeviceBinding, type DeviceBinding } from './device-binding.js';
 import { SessionError, SessionLimitError, storeFailure } from './errors.js';
 import { eventTypeFor, type SessionEvent } from './events.js';
 import { type ResolvedOptions, resolveOptions, type SessionManagerOptions } from './options.js';
@@ -12,7 +15,7 @@ import {
   type StoreMiss,
   type StorePolicy,
 } from './store.js';
-import { isSessionId, newToken, parseToken, randomSessionId } from './tokens.js';
+import { hashToken, isSessionId, newToken, parseToken, randomSessionId } from './tokens.js';
 
 /** A live session as callers see it. Times are ms since epoch. */
 export interface Session<TData extends object = SessionData> {
@@ -29,6 +32,8 @@ export interface Session<TData extends object = SessionData> {
   absoluteExpiresAt: number;
   userAgent: string | null;
   ip: string | null;
+  /** When the session bound to a device key (DBSC); null while it is a plain bearer session. */
+  deviceBoundAt: number | null;
 }
 
 /** Why there is no session: the token's shape, or what the store knows about it. */
@@ -72,6 +77,12 @@ export interface IssuedSession<TData extends object = SessionData> {
   session: Session<TData>;
   /** The session cookie carrying `token`: write it (Set-Cookie). */
   cookie: SessionCookie;
+  /**
+   * With `deviceBinding` on, for a new session: the `Secure-Session-Registration` header value to send
+   * with this response (the only chance the session gets to bind). Null otherwise, and on rotation (the
+   * session keeps its binding).
+   */
+  registration: string | null;
 }
 
 export interface LogoutResult {
@@ -105,7 +116,13 @@ export interface SessionManager<TData extends object = SessionData> {
    * Write `result.cookie` when it is set; use `result.token` (never the cookie's value) afterwards.
    * @throws SessionStoreError when the store can't answer (answer 503).
    */
-  validate(token: string | null | undefined): Promise<ValidationResult<TData>>;
+  validate(
+    token: string | null | undefined,
+    options?: {
+      /** The bound cookie's value (`deviceBinding.cookieName`), when device binding is on. */
+      bound?: string | null;
+    },
+  ): Promise<ValidationResult<TData>>;
 
   /**
    * A new token for the same session (after MFA, a password or role change, re-authentication): the old
@@ -162,6 +179,9 @@ export interface SessionManager<TData extends object = SessionData> {
 
   /** The clearing cookie, for a response that must drop the cookie without a manager call. */
   blankCookie(): SessionCookie;
+
+  /** The DBSC endpoints (registration, refresh), or null without the `deviceBinding` option. */
+  readonly deviceBinding: DeviceBinding | null;
 }
 
 // Metadata is informational; cap it so a hostile User-Agent can't bloat every record.
@@ -178,6 +198,7 @@ export function createSessionManager<TData extends object = SessionData>(
 ): SessionManager<TData> {
   const config: ResolvedOptions<TData> = resolveOptions(options);
   const { store, clock, policy, cookie: cookieOptions, parseData } = config;
+  const binding = config.deviceBinding;
   const storeName = store.name ?? 'session';
   const makeId = store.newSessionId?.bind(store);
   /** From the store when it shards by id (Redis), else unrelated to the user. */
@@ -199,6 +220,7 @@ export function createSessionManager<TData extends object = SessionData>(
     at: number,
     reason?: EndReason,
     context?: unknown,
+    extra?: Pick<SessionEvent, 'refusal' | 'algorithm'>,
   ) => {
     if (!config.onEvent) return;
     try {
@@ -206,6 +228,7 @@ export function createSessionManager<TData extends object = SessionData>(
         ? { type, sessionId: s.id, userId: s.userId, reason, at }
         : { type, sessionId: s.id, userId: s.userId, at };
       if (context !== undefined) event.context = context;
+      if (extra) Object.assign(event, extra);
       config.onEvent(event);
     } catch {
       // A listener's failure must not turn a committed store operation into an error.
@@ -235,14 +258,21 @@ export function createSessionManager<TData extends object = SessionData>(
     ...deadlines(s, policy),
     userAgent: s.userAgent,
     ip: s.ip,
+    deviceBoundAt: s.boundAt ?? null,
   });
 
-  const issue = (s: StoredSession, token: string, data?: TData): IssuedSession<TData> => {
+  const issue = (
+    s: StoredSession,
+    token: string,
+    data?: TData,
+    registration: string | null = null,
+  ): IssuedSession<TData> => {
     const session = view(s, data);
     return {
       token,
       session,
       cookie: sessionCookie(cookieOptions, token, (session.absoluteExpiresAt - clock()) / 1000),
+      registration,
     };
   };
 
@@ -310,6 +340,8 @@ export function createSessionManager<TData extends object = SessionData>(
       const id = newSessionId(userId);
       const { token, hash } = newToken(id);
       const now = clock();
+      // The one registration challenge this session will ever get, stored with it (docs/DBSC.md §4.5).
+      const challenge = binding ? newChallenge() : null;
       const session = {
         id,
         tokenHash: hash,
@@ -318,29 +350,52 @@ export function createSessionManager<TData extends object = SessionData>(
         createdAt: now,
         userAgent: input.userAgent ? input.userAgent.slice(0, MAX_USER_AGENT) : null,
         ip: input.ip ? input.ip.slice(0, MAX_IP) : null,
+        ...(binding && challenge
+          ? { deviceChallenge: { hash: hashToken(challenge), expiresAt: now + binding.challengeTtlMs } }
+          : {}),
       };
       const limit = { max: config.maxSessionsPerUser, onLimit: config.onLimit };
       const outcome = await call('create', () => store.create({ session, limit, now, policy }));
       if (!outcome.ok) throw new SessionLimitError(limit.max, outcome.active);
       emitEnded(outcome.evicted, 'evicted', now);
-      const stored: StoredSession = { ...session, lastActivityAt: now, rotatePending: false };
+      const stored: StoredSession = {
+        id,
+        userId,
+        data: session.data,
+        createdAt: now,
+        lastActivityAt: now,
+        userAgent: session.userAgent,
+        ip: session.ip,
+        rotatePending: false,
+        boundAt: null,
+      };
       emit('created', stored, now);
-      return issue(stored, token, data);
+      const registration =
+        binding && challenge
+          ? registrationHeader({ algorithms: binding.algorithms, path: binding.registrationPath, challenge })
+          : null;
+      return issue(stored, token, data, registration);
     },
 
-    async validate(token) {
+    async validate(token, options) {
       if (!token) return { session: null, reason: 'missing', token: null, cookie: null };
       const parsed = parseToken(token);
       if (!parsed)
         return { session: null, reason: 'malformed', token: null, cookie: blankCookie(cookieOptions) };
+      // A bound cookie counts only for its own session; anything else is as good as none.
+      const bound = options?.bound ? parseToken(options.bound) : null;
+      const boundHash = bound && bound.id === parsed.id ? bound.hash : null;
       const now = clock();
       const outcome = await call('validate', () =>
-        store.validate({ id: parsed.id, tokenHash: parsed.hash, now, policy }),
+        store.validate({ id: parsed.id, tokenHash: parsed.hash, boundHash, now, policy }),
       );
       if (!outcome.ok) {
         if (outcome.ended && outcome.session)
           emit('expired', outcome.session, now, outcome.reason as EndReason);
-        const cookie = outcome.reason === 'rotated' ? null : blankCookie(cookieOptions);
+        // `rotated`: the browser likely holds the successor already. `device_unbound`: the session
+        // lives on for its device, which may hold a good bound cookie a moment later. Clear neither.
+        const keep = outcome.reason === 'rotated' || outcome.reason === 'device_unbound';
+        const cookie = keep ? null : blankCookie(cookieOptions);
         return { session: null, reason: outcome.reason, token: null, cookie };
       }
       if (outcome.session.rotatePending) {
@@ -427,5 +482,19 @@ export function createSessionManager<TData extends object = SessionData>(
     },
 
     blankCookie: () => blankCookie(cookieOptions),
+
+    deviceBinding: binding
+      ? createDeviceBinding({
+          store,
+          clock,
+          policy,
+          options: binding,
+          cookie: cookieOptions,
+          call,
+          expired: (s, reason, at) => emit('expired', s, at, reason as EndReason),
+          bound: (s, algorithm, at) => emit('device_bound', s, at, undefined, undefined, { algorithm }),
+          refused: (s, refusal, at) => emit('device_refused', s, at, undefined, undefined, { refusal }),
+        })
+      : null,
   };
 }

@@ -1,8 +1,54 @@
 import { type CookieOptions, type ResolvedCookieOptions, resolveCookieOptions } from './cookie.js';
+import { DBSC_ALGORITHMS, type DbscAlgorithm } from './dbsc/headers.js';
 import { type Duration, parseDuration } from './durations.js';
 import { SessionConfigError } from './errors.js';
 import type { SessionEventListener } from './events.js';
 import type { SessionData, SessionStore, StorePolicy } from './store.js';
+
+/**
+ * Device Bound Session Credentials (W3C webappsec-dbsc, docs/DBSC.md): sessions that a browser binds
+ * to a key it keeps in hardware are authenticated only with a short-lived bound cookie, which only a
+ * proof of that key renews. Browsers without DBSC keep today's behaviour.
+ */
+export interface DeviceBindingOptions {
+  /**
+   * The app's origin as the browser sees it (`https://app.example`; `http://localhost:...` in
+   * development): the scope of the browser's bound session. Taken from configuration, never from a
+   * request a proxy may have rewritten.
+   */
+  origin: string;
+  /** The bound cookie's name. Default `'__Host-tessera-bound'` (`'tessera-bound'` when not secure). */
+  cookieName?: string;
+  /**
+   * How long a bound cookie lasts before the browser must prove the key again. Default `'10m'`; at
+   * least `'2m'`: Chrome allows a site 6 signatures per 9 minutes and skips refreshes past that.
+   */
+  boundCookieTtl?: Duration;
+  /** How long a registration or refresh challenge may be answered. Default `'15m'`. */
+  challengeTtl?: Duration;
+  /**
+   * After registration, how long requests without the bound cookie still pass (those already in
+   * flight when it happened). Default `'10s'`, at most `'1m'`.
+   */
+  registrationGrace?: Duration;
+  /** Where the browser posts its registration (the app routes it). Default `'/dbsc/register'`. */
+  registrationPath?: string;
+  /** Where the browser refreshes (the app routes it). Default `'/dbsc/refresh'`. */
+  refreshPath?: string;
+  /** Signature algorithms offered, in order of preference. Default `['ES256', 'RS256']`. */
+  algorithms?: DbscAlgorithm[];
+}
+
+export interface ResolvedDeviceBinding {
+  origin: string;
+  cookieName: string;
+  boundCookieTtlMs: number;
+  challengeTtlMs: number;
+  registrationGraceMs: number;
+  registrationPath: string;
+  refreshPath: string;
+  algorithms: readonly DbscAlgorithm[];
+}
 
 export interface SessionManagerOptions<TData extends object = SessionData> {
   /**
@@ -39,6 +85,11 @@ export interface SessionManagerOptions<TData extends object = SessionData> {
    * @example parseData: (raw) => appSessionSchema.parse(raw) // zod, valibot, or a hand-written check
    */
   parseData?: (raw: unknown) => TData;
+  /**
+   * Turns on device-bound sessions (DBSC). The store must implement the device methods (the three
+   * shipped here do). Leaving it out later does not unbind a session that bound: it fails closed.
+   */
+  deviceBinding?: DeviceBindingOptions;
 }
 
 export interface ResolvedOptions<TData extends object = SessionData> {
@@ -50,6 +101,99 @@ export interface ResolvedOptions<TData extends object = SessionData> {
   cookie: ResolvedCookieOptions;
   onEvent: SessionEventListener | undefined;
   parseData: ((raw: unknown) => TData) | undefined;
+  deviceBinding: ResolvedDeviceBinding | null;
+}
+
+const DEVICE_METHODS = ['bindDevice', 'deviceChallenge', 'deviceKey', 'refreshDevice'] as const;
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function resolveDeviceBinding(
+  options: DeviceBindingOptions | undefined,
+  store: SessionStore,
+  cookie: ResolvedCookieOptions,
+): ResolvedDeviceBinding | null {
+  if (options === undefined) return null;
+  if (!options || typeof options !== 'object')
+    throw new SessionConfigError('deviceBinding must be an object');
+  const missing = DEVICE_METHODS.filter(
+    (m) => typeof (store as unknown as Record<string, unknown>)[m] !== 'function',
+  );
+  if (missing.length > 0) {
+    throw new SessionConfigError(
+      `deviceBinding needs a store with device methods; ${store.name ?? 'this'} store lacks ${missing.join(', ')}`,
+    );
+  }
+  let origin: URL;
+  try {
+    origin = new URL(options.origin);
+  } catch {
+    throw new SessionConfigError(`deviceBinding.origin must be an origin like https://app.example`);
+  }
+  if (origin.origin !== options.origin)
+    throw new SessionConfigError(
+      `deviceBinding.origin '${options.origin}' is not an origin (no path, no slash)`,
+    );
+  // What browsers treat as potentially trustworthy over plain http (Chrome binds only in a secure context).
+  const host = origin.hostname;
+  const local =
+    host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\./.test(host);
+  if (origin.protocol !== 'https:' && !(origin.protocol === 'http:' && local))
+    throw new SessionConfigError(
+      'deviceBinding.origin must be https (or http://localhost): browsers bind only there',
+    );
+  const cookieName = options.cookieName ?? (cookie.secure ? '__Host-tessera-bound' : 'tessera-bound');
+  if (!COOKIE_NAME.test(cookieName) || cookieName === cookie.name)
+    throw new SessionConfigError(
+      `deviceBinding.cookieName '${cookieName}' must be a token other than the session cookie's`,
+    );
+  if (cookieName.startsWith('__Host-') && !cookie.secure)
+    throw new SessionConfigError('a __Host- bound cookie requires cookie.secure');
+  const boundCookieTtlMs = parseDuration(options.boundCookieTtl ?? '10m', 'deviceBinding.boundCookieTtl');
+  if (boundCookieTtlMs < 120_000)
+    throw new SessionConfigError(
+      `deviceBinding.boundCookieTtl must be at least 2m (Chrome's refresh quota), got ${boundCookieTtlMs} ms`,
+    );
+  const challengeTtlMs = parseDuration(options.challengeTtl ?? '15m', 'deviceBinding.challengeTtl');
+  if (challengeTtlMs < 10_000)
+    throw new SessionConfigError(`deviceBinding.challengeTtl must be at least 10s, got ${challengeTtlMs} ms`);
+  const registrationGraceMs = parseDuration(
+    options.registrationGrace ?? '10s',
+    'deviceBinding.registrationGrace',
+  );
+  if (registrationGraceMs > 60_000)
+    throw new SessionConfigError(
+      `deviceBinding.registrationGrace must be at most 1m, got ${registrationGraceMs} ms`,
+    );
+  const path = (name: string, value: string | undefined, fallback: string) => {
+    const p = value ?? fallback;
+    if (typeof p !== 'string' || !/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/.test(p))
+      throw new SessionConfigError(`deviceBinding.${name} must be an absolute path like '${fallback}'`);
+    return p;
+  };
+  const registrationPath = path('registrationPath', options.registrationPath, '/dbsc/register');
+  const refreshPath = path('refreshPath', options.refreshPath, '/dbsc/refresh');
+  if (registrationPath === refreshPath)
+    throw new SessionConfigError('deviceBinding.registrationPath and refreshPath must differ');
+  const algorithms = options.algorithms ?? [...DBSC_ALGORITHMS];
+  if (
+    !Array.isArray(algorithms) ||
+    algorithms.length === 0 ||
+    new Set(algorithms).size !== algorithms.length ||
+    algorithms.some((a) => !DBSC_ALGORITHMS.includes(a))
+  )
+    throw new SessionConfigError(
+      `deviceBinding.algorithms must be a non-empty list of ${DBSC_ALGORITHMS.join(', ')}`,
+    );
+  return {
+    origin: options.origin,
+    cookieName,
+    boundCookieTtlMs,
+    challengeTtlMs,
+    registrationGraceMs,
+    registrationPath,
+    refreshPath,
+    algorithms: Object.freeze([...algorithms]),
+  };
 }
 
 const STORE_METHODS = [
@@ -109,14 +253,16 @@ export function resolveOptions<TData extends object>(
   } catch (error) {
     throw new SessionConfigError(`cookie: ${(error as Error).message}`);
   }
+  const deviceBinding = resolveDeviceBinding(options.deviceBinding, store, cookie);
   return {
     store,
     clock: options.clock ?? Date.now,
-    policy: { idleMs, absoluteMs, tombstoneMs },
+    policy: { idleMs, absoluteMs, tombstoneMs, bindingGraceMs: deviceBinding?.registrationGraceMs ?? 0 },
     maxSessionsPerUser: max,
     onLimit,
     cookie,
     onEvent: options.onEvent,
     parseData: options.parseData,
+    deviceBinding,
   };
 }

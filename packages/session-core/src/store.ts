@@ -45,8 +45,12 @@ export const REVOKE_REASONS: readonly RevokeReason[] = Object.freeze(
   } satisfies Record<RevokeReason, true>) as RevokeReason[],
 );
 
-/** What a store can say about a token that is not (or no longer) a live session. */
-export type StoreMiss = 'unknown' | 'rotated' | EndReason;
+/**
+ * What a store can say about a token that is not (or no longer) a live session. `'device_unbound'`:
+ * the session is live but bound to a device key (DBSC) and the request carried no fresh bound cookie
+ * (docs/DBSC.md §4.4); nothing was written, the session goes on for its device.
+ */
+export type StoreMiss = 'unknown' | 'rotated' | 'device_unbound' | EndReason;
 
 /** The deadlines and tombstone lifetime, resolved to milliseconds by the manager. */
 export interface StorePolicy {
@@ -54,6 +58,11 @@ export interface StorePolicy {
   absoluteMs: number;
   /** How long an ended session stays readable as a tombstone (so a client can learn why). */
   tombstoneMs: number;
+  /**
+   * After a session binds to a device key, how long requests without the bound cookie still pass
+   * (those already in flight when the binding happened). 0 when device binding is off.
+   */
+  bindingGraceMs: number;
 }
 
 export interface StoredSession {
@@ -68,6 +77,26 @@ export interface StoredSession {
   ip: string | null;
   /** Set by `updateUser({ rotate: true })`: the next validation must rotate the token. */
   rotatePending: boolean;
+  /** When the session bound to a device key (DBSC); null while unbound. Never goes back to null. */
+  boundAt: number | null;
+}
+
+/**
+ * A one-time secret a store keeps for device binding: SHA-256 of it (32 bytes, never the value) and
+ * the time (ms) from which it no longer counts. Used for DBSC challenges and bound cookies.
+ */
+export interface StoredSecret {
+  hash: Uint8Array;
+  expiresAt: number;
+}
+
+/** A session's device public key (DBSC), as the store keeps it. */
+export interface DeviceKey {
+  /** RFC 7638 SHA-256 thumbprint, base64url (43 characters). */
+  jkt: string;
+  /** The public JWK as canonical JSON (the required members only): never a private member. */
+  jwk: string;
+  alg: 'ES256' | 'RS256';
 }
 
 export interface NewSession {
@@ -79,6 +108,11 @@ export interface NewSession {
   createdAt: number;
   userAgent: string | null;
   ip: string | null;
+  /**
+   * The DBSC registration challenge offered with this sign-in, stored in the same write; absent or
+   * null when device binding is off. The only way a session can ever come to bind (docs/DBSC.md §4.5).
+   */
+  deviceChallenge?: StoredSecret | null;
 }
 
 export interface SessionLimit {
@@ -110,6 +144,21 @@ export interface TokenCall extends StoreCall {
   tokenHash: Uint8Array;
 }
 
+/** What the device-binding calls answer (each also reports the usual misses, ending a dead session). */
+export type DeviceOutcome =
+  | { ok: true; session: StoredSession }
+  | {
+      ok: false;
+      /**
+       * A StoreMiss (as validate's), or: `not_bound` (the call needs a bound session), `already_bound`
+       * (binding is once), `bad_challenge` (not the stored challenge, or expired, or used),
+       * `wrong_key` (not the key the session bound).
+       */
+      reason: StoreMiss | 'not_bound' | 'already_bound' | 'bad_challenge' | 'wrong_key';
+      ended?: boolean;
+      session?: StoredSession;
+    };
+
 /** A call about a user's sessions. */
 export interface UserCall extends StoreCall {
   userId: string;
@@ -138,7 +187,18 @@ export interface SessionStore {
    * sets lastActivityAt = now (returned session carries the new value). On a deadline miss it ends the
    * session (tombstone) and reports `ended: true` the first time. Must never revive an ended session.
    */
-  validate(input: TokenCall): Promise<ValidateOutcome>;
+  validate(
+    input: TokenCall & {
+      /**
+       * SHA-256 of the bound cookie the request carried, or null/absent. For a session bound to a device
+       * key, the store accepts the request only when this equals the current bound hash before its
+       * expiry, or the previous one before its own expiry, or when `now` is within
+       * `policy.bindingGraceMs` of `boundAt`; otherwise it answers `device_unbound` and writes nothing
+       * (a copied session cookie must not keep the session alive). Deadlines are checked first.
+       */
+      boundHash?: Uint8Array | null;
+    },
+  ): Promise<ValidateOutcome>;
 
   /**
    * Atomically replaces the token hash of a live session (old token dead at once, later reported as
@@ -174,6 +234,40 @@ export interface SessionStore {
    * Returns how many sessions were updated.
    */
   updateUser(input: UserCall & { patch: SessionData; rotate: boolean }): Promise<number>;
+
+  /*
+   * Device binding (DBSC, docs/DBSC.md). Optional as a group: a store without these methods works,
+   * and `createSessionManager` refuses the `deviceBinding` option over it. All four accept the current
+   * token or the one the last rotation replaced (as `logout`: a refresh may race a rotation), check
+   * both deadlines exactly as `validate` does (ending a dead session, `ended: true` the first time),
+   * and never slide the idle clock: only a request does. A tombstone never binds.
+   */
+
+  /**
+   * Binds a session, once: live, not bound yet, and `challengeHash` equal to the stored challenge
+   * before its expiry. Atomically stores `key`, boundAt = now, `bound` as the bound cookie, `next` as
+   * the challenge (the registration challenge is used up).
+   */
+  bindDevice?(
+    input: TokenCall & { challengeHash: Uint8Array; key: DeviceKey; bound: StoredSecret; next: StoredSecret },
+  ): Promise<DeviceOutcome>;
+
+  /** Stores `challenge` as the session's one challenge (replacing any). Bound sessions only. */
+  deviceChallenge?(input: TokenCall & { challenge: StoredSecret }): Promise<DeviceOutcome>;
+
+  /** The key a live bound session bound (to verify a refresh proof against). Writes only to end a dead one. */
+  deviceKey?(
+    input: TokenCall,
+  ): Promise<{ ok: true; key: DeviceKey; session: StoredSession } | Extract<DeviceOutcome, { ok: false }>>;
+
+  /**
+   * A refresh: the session is bound with key `jkt`, and `challengeHash` equals the stored challenge
+   * before its expiry. Atomically uses the challenge up (a replayed proof finds `bad_challenge`), keeps
+   * the current bound cookie as the previous one (with its own expiry), stores `bound` and `next`.
+   */
+  refreshDevice?(
+    input: TokenCall & { jkt: string; challengeHash: Uint8Array; bound: StoredSecret; next: StoredSecret },
+  ): Promise<DeviceOutcome>;
 
   /** Deletes expired sessions and old tombstones where the store can't expire them itself (SQL). */
   sweep?(input: StoreCall): Promise<number>;

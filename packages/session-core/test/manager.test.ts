@@ -29,7 +29,12 @@ const login = { userId: 'u1', data: { role: 'user' }, userAgent: 'UA', ip: '198.
 describe('createSessionManager options', () => {
   it('applies the documented defaults', () => {
     const { sessions } = setup();
-    expect(sessions.policy).toEqual({ idleMs: 30 * M, absoluteMs: 24 * 60 * M, tombstoneMs: 60 * M });
+    expect(sessions.policy).toEqual({
+      idleMs: 30 * M,
+      absoluteMs: 24 * 60 * M,
+      tombstoneMs: 60 * M,
+      bindingGraceMs: 0,
+    });
     expect(sessions.cookieName).toBe('__Host-tessera');
   });
 

@@ -77,7 +77,7 @@ describe('@tessera/session-core as published', () => {
     './postgres': ['migrate', 'migrationSql', 'postgresExecutor', 'postgresStore'],
     './pglite': ['migrate', 'migrationSql', 'pgliteExecutor', 'pgliteStore'],
     './memory': ['memoryStore'],
-    './testing': ['runSessionStoreContract'],
+    './testing': ['DbscBrowser', 'makeDbscKey', 'runSessionStoreContract', 'signDbscProof'],
   };
 
   for (const [subpath, names] of Object.entries(runtimeExports)) {

@@ -36,6 +36,7 @@ runSqlStoreSuite('pglite', async () => {
       await closed.close();
       return pgliteStore({ db: closed });
     },
+    tableStore: (table) => pgliteStore({ db, table, autoMigrate: false }),
     teardown: async () => {},
   };
 });
@@ -123,6 +124,7 @@ describe('pgliteStore', () => {
           userAgent: s.input.userAgent,
           ip: s.input.ip,
           rotatePending: false,
+          boundAt: null,
         },
       });
       expect(await after.validate({ id: s.input.id, tokenHash: s.hash, now: T0 + 2_000, policy })).toEqual({

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { deadlines, liveness, retentionMs } from '../src/policy.js';
 
 const M = 60_000;
-const policy = { idleMs: 30 * M, absoluteMs: 24 * 60 * M, tombstoneMs: 60 * M };
+const policy = { idleMs: 30 * M, absoluteMs: 24 * 60 * M, tombstoneMs: 60 * M, bindingGraceMs: 0 };
 const T = 1_700_000_000_000;
 
 describe('liveness: two independent clocks, expired at the exact deadline', () => {

@@ -66,6 +66,7 @@ runSqlStoreSuite('postgres', async () => {
       });
       return postgresStore({ pool: dead });
     },
+    tableStore: (table) => postgresStore({ pool, table }),
     teardown: async () => {},
   };
 });
@@ -153,7 +154,77 @@ describe('postgresStore', () => {
     await once('revokeAll', () =>
       store.revokeAll({ userId: u, exceptId: null, reason: 'revoked', now: T0 + 10, policy }),
     );
+
+    // Device binding: each call is one statement too, whatever it answers; validate stays one UPDATE.
+    const b = newSession(u, T0);
+    const secret = (expiresAt: number) => ({ hash: newToken(b.input.id).hash, expiresAt });
+    const challenge = secret(T0 + 60_000);
+    await postgresStore({ pool }).create({
+      session: { ...b.input, deviceChallenge: challenge },
+      limit: { max: 5, onLimit: 'reject' },
+      now: T0,
+      policy,
+    });
+    const call = { id: b.input.id, tokenHash: b.hash, now: T0 + 1, policy };
+    const key = { jkt: 'k'.repeat(43), jwk: '{}', alg: 'ES256' as const };
+    const boundCookie = secret(T0 + 60_000);
+    const nextChallenge = secret(T0 + 60_000);
+    await once('deviceKey, not bound', () => store.deviceKey!(call));
+    await once('bindDevice, bad challenge', () =>
+      store.bindDevice!({
+        ...call,
+        challengeHash: nextChallenge.hash,
+        key,
+        bound: boundCookie,
+        next: nextChallenge,
+      }),
+    );
+    await once('bindDevice', () =>
+      store.bindDevice!({
+        ...call,
+        challengeHash: challenge.hash,
+        key,
+        bound: boundCookie,
+        next: nextChallenge,
+      }),
+    );
+    await once('deviceChallenge', () => store.deviceChallenge!({ ...call, challenge: nextChallenge }));
+    await once('deviceKey', () => store.deviceKey!(call));
+    await once('refreshDevice', () =>
+      store.refreshDevice!({
+        ...call,
+        jkt: key.jkt,
+        challengeHash: nextChallenge.hash,
+        bound: secret(T0 + 60_000),
+        next: nextChallenge,
+      }),
+    );
+    const bv = (boundHash: Uint8Array | null, at: number) => () =>
+      store.validate({ id: b.input.id, tokenHash: b.hash, boundHash, now: at, policy });
+    expect(await once('validate, bound', bv(boundCookie.hash, T0 + 2))).toMatch(
+      /^\s*UPDATE tessera_sessions\b/,
+    );
+    await once('validate, device_unbound', bv(null, T0 + 2 + policy.bindingGraceMs));
+    expect(await bv(null, T0 + 2 + policy.bindingGraceMs)()).toEqual({ ok: false, reason: 'device_unbound' });
+    await once('deviceKey, ends it', () => store.deviceKey!({ ...call, now: T0 + 1 + policy.absoluteMs }));
     expect(c.connects()).toBe(0); // none of them needed a transaction
+  });
+
+  it('migrate on an up-to-date table takes no lock that would stop reads (ALTER TABLE only when needed)', async () => {
+    const reader = await pool.connect();
+    try {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM tessera_sessions'); // holds ACCESS SHARE until COMMIT
+      // An ALTER TABLE would wait for the reader (ACCESS EXCLUSIVE); migrate must finish without it.
+      const done = migrate(pool).then(() => 'migrated');
+      const waited = new Promise((resolve) => setTimeout(resolve, 3_000, 'blocked'));
+      const outcome = await Promise.race([done, waited]);
+      await reader.query('COMMIT');
+      await done;
+      expect(outcome).toBe('migrated');
+    } finally {
+      reader.release();
+    }
   });
 
   it('validate racing revoke across many connections never leaves a session live', async () => {

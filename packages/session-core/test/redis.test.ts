@@ -239,7 +239,21 @@ describe('redisStore module', () => {
 
   it('ships one script per operation, each opening with a comment on what it guarantees', () => {
     expect(Object.keys(redisScripts).sort()).toEqual(
-      ['create', 'list', 'logout', 'patch', 'revoke', 'revokeAll', 'rotate', 'updateUser', 'validate'].sort(),
+      [
+        'bindDevice',
+        'create',
+        'deviceChallenge',
+        'deviceKey',
+        'list',
+        'logout',
+        'patch',
+        'refreshDevice',
+        'revoke',
+        'revokeAll',
+        'rotate',
+        'updateUser',
+        'validate',
+      ].sort(),
     );
     for (const script of Object.values(redisScripts)) {
       expect(script.sha).toMatch(/^[0-9a-f]{40}$/);

@@ -289,3 +289,15 @@ export async function verifyRefreshProof(
   if (!constantTimeEqual(claims.jti, expectedChallenge)) return fail('challenge_mismatch');
   return { ok: true, claims };
 }
+
+/**
+ * The `jti` (the challenge a proof answers) read without verifying anything: the server keeps only a
+ * challenge's hash, so it learns which challenge to look up from the proof, then verifies the proof
+ * and lets the store compare the hash. Null when the proof isn't even shaped like one.
+ */
+export function proofChallenge(jwt: string): string | null {
+  const jws = decodeJws(jwt);
+  if ('ok' in jws) return null;
+  const { jti } = jws.payload;
+  return typeof jti === 'string' && jti !== '' && jti.length <= 512 ? jti : null;
+}

@@ -5,6 +5,7 @@
  * helpers work with any store and carry no framework dependency.
  */
 import { readCookie, type SessionCookie, serializeCookie } from '../cookie.js';
+import type { DeviceAnswer } from '../device-binding.js';
 import type { InvalidReason, Session, SessionManager } from '../manager.js';
 import type { SessionData } from '../store.js';
 
@@ -12,7 +13,10 @@ import type { SessionData } from '../store.js';
 export type SessionReader<TData extends object = SessionData> = Pick<
   SessionManager<TData>,
   'cookieName' | 'validate' | 'blankCookie'
->;
+> & {
+  /** With device binding on, the helpers also read the bound cookie and answer the DBSC endpoints. */
+  deviceBinding?: SessionManager<TData>['deviceBinding'];
+};
 
 /**
  * Why there is no session: what `validate` said, or `'duplicate'` when the request carried several
@@ -65,7 +69,7 @@ export async function lookupSession<TData extends object>(
     const clear = serializeCookie(renamed(manager.blankCookie(), name));
     return { session: null, reason: 'duplicate', token: null, setCookie: clear };
   }
-  const result = await manager.validate(read.value);
+  const result = await manager.validate(read.value, { bound: boundCookieOf(manager, cookieHeader) });
   const setCookie = result.cookie ? serializeCookie(renamed(result.cookie, name)) : null;
   if (result.session === null) return { session: null, reason: result.reason, token: null, setCookie };
   return { session: result.session, reason: null, token: result.token, setCookie };
@@ -84,4 +88,60 @@ export function setCookieLine(cookie: SessionCookie | string): { line: string; n
   const line = typeof cookie === 'string' ? cookie : serializeCookie(cookie);
   const eq = line.indexOf('=');
   return { line, name: eq === -1 ? line.trim() : line.slice(0, eq).trim() };
+}
+
+/** The bound cookie's value when device binding is on (several of that name count as none). */
+function boundCookieOf(
+  manager: { deviceBinding?: { cookieName: string } | null },
+  cookieHeader: string | null | undefined,
+) {
+  if (!manager.deviceBinding) return null;
+  const read = readCookie(cookieHeader, manager.deviceBinding.cookieName);
+  return read.status === 'found' ? read.value : null;
+}
+
+/** What the DBSC endpoints need of a request, whatever the framework. */
+export interface DeviceRequest {
+  method: string;
+  /** The path, without the query string. */
+  path: string;
+  cookieHeader: string | null | undefined;
+  header(name: string): string | null | undefined;
+}
+
+/**
+ * Answers `POST registrationPath` and `POST refreshPath` for the helpers; null for any other path (or
+ * when device binding is off), so the app's own routing goes on. Other methods on those paths get 405.
+ * A request a browser marks cross-site (`Sec-Fetch-Site`) is refused: only the page's own origin may
+ * drive a refresh (the spec's timing side channel).
+ * @throws SessionStoreError when the store can't answer: answer 503 (the browser retries later).
+ */
+export async function answerDeviceRequest(
+  manager: Pick<SessionReader<object>, 'cookieName' | 'deviceBinding'>,
+  request: DeviceRequest,
+): Promise<DeviceAnswer | null> {
+  const binding = manager.deviceBinding;
+  if (!binding) return null;
+  const register = request.path === binding.registrationPath;
+  if (!register && request.path !== binding.refreshPath) return null;
+  const refused = (status: 400 | 405, error: string): DeviceAnswer => ({
+    status,
+    headers: {
+      'Cache-Control': 'no-store',
+      'Content-Type': 'application/json',
+      ...(status === 405 ? { Allow: 'POST' } : {}),
+    },
+    cookies: [],
+    body: JSON.stringify({ error }),
+    outcome: 'refused',
+    reason: error,
+  });
+  if (request.method !== 'POST') return refused(405, 'method_not_allowed');
+  const site = request.header('sec-fetch-site');
+  if (site && site !== 'same-origin') return refused(400, 'cross_site');
+  const read = readCookie(request.cookieHeader, manager.cookieName);
+  const token = read.status === 'found' ? read.value : null;
+  const response = request.header('secure-session-response');
+  if (register) return binding.register({ token, response });
+  return binding.refresh({ token, sessionId: request.header('sec-secure-session-id'), response });
 }

@@ -9,9 +9,10 @@
  * ```
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeader } from 'node:http';
-import type { SessionCookie } from '../cookie.js';
+import { type SessionCookie, serializeCookie } from '../cookie.js';
 import type { SessionData } from '../store.js';
 import {
+  answerDeviceRequest,
   type GetSessionOptions,
   lookupSession,
   type SessionLookup,
@@ -20,8 +21,8 @@ import {
   withoutCookie,
 } from './common.js';
 
-export { serializeCookie } from '../cookie.js';
 export type { GetSessionOptions, NoSessionReason, SessionLookup, SessionReader } from './common.js';
+export { serializeCookie };
 
 /** The bit of a `ServerResponse` (or Express `res`) `writeCookie` uses. */
 export interface ResponseLike {
@@ -57,4 +58,46 @@ export function writeCookie(res: ResponseLike, cookie: SessionCookie | string | 
   const current = res.getHeader('set-cookie');
   const existing = current === undefined ? [] : Array.isArray(current) ? current : [String(current)];
   res.setHeader('set-cookie', [...withoutCookie(existing, name), line]);
+}
+
+/** The bits of a `ServerResponse` (or Express `res`) `handleDeviceBinding` writes through. */
+export interface WritableResponseLike extends ResponseLike {
+  statusCode: number;
+  end(body?: string): unknown;
+}
+
+/**
+ * Answers the DBSC endpoints (`POST /dbsc/register`, `POST /dbsc/refresh` by default) when device
+ * binding is on and resolves to true; false for any other request, which the app then handles:
+ *
+ * ```ts
+ * app.use(async (req, res, next) => ((await handleDeviceBinding(sessions, req, res)) ? undefined : next()));
+ * ```
+ * @throws SessionStoreError when the store can't answer: answer 503 (the browser retries later).
+ */
+export async function handleDeviceBinding(
+  manager: Pick<SessionReader<object>, 'cookieName' | 'deviceBinding'>,
+  req: { method?: string; url?: string; headers: IncomingHttpHeaders },
+  res: WritableResponseLike,
+): Promise<boolean> {
+  if (!manager.deviceBinding) return false;
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  const single = (name: string) => {
+    const value = req.headers[name];
+    // A repeated DBSC header is refused as malformed, never guessed: join it so the parser sees a comma.
+    return Array.isArray(value) ? value.join(', ') : value;
+  };
+  const answer = await answerDeviceRequest(manager, {
+    method: req.method ?? 'GET',
+    path: query === -1 ? url : url.slice(0, query),
+    cookieHeader: req.headers.cookie,
+    header: single,
+  });
+  if (!answer) return false;
+  res.statusCode = answer.status;
+  for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+  for (const cookie of answer.cookies) writeCookie(res, cookie);
+  res.end(answer.body ?? undefined);
+  return true;
 }

@@ -8,9 +8,10 @@
  * if (!s.session) return Response.json({ reason: s.reason }, { status: 401, headers });
  * ```
  */
-import type { SessionCookie } from '../cookie.js';
+import { type SessionCookie, serializeCookie } from '../cookie.js';
 import type { SessionData } from '../store.js';
 import {
+  answerDeviceRequest,
   type GetSessionOptions,
   lookupSession,
   type SessionLookup,
@@ -19,8 +20,8 @@ import {
   withoutCookie,
 } from './common.js';
 
-export { serializeCookie } from '../cookie.js';
 export type { GetSessionOptions, NoSessionReason, SessionLookup, SessionReader } from './common.js';
+export { serializeCookie };
 
 /** The bit of a Fetch `Headers` object `getSession` reads. */
 export interface HeadersLike {
@@ -68,4 +69,30 @@ export function writeCookie(
     for (const other of kept) headers.append('set-cookie', other);
   }
   headers.append('set-cookie', line);
+}
+
+/**
+ * Answers the DBSC endpoints (`POST /dbsc/register`, `POST /dbsc/refresh` by default) when device
+ * binding is on; resolves to null for any other request, so mount it first and fall through:
+ *
+ * ```ts
+ * app.use(async (c, next) => (await handleDeviceBinding(sessions, c.req.raw)) ?? next());
+ * ```
+ * @throws SessionStoreError when the store can't answer: answer 503 (the browser retries later).
+ */
+export async function handleDeviceBinding(
+  manager: Pick<SessionReader<object>, 'cookieName' | 'deviceBinding'>,
+  request: { method: string; url: string; headers: HeadersLike },
+): Promise<Response | null> {
+  if (!manager.deviceBinding) return null;
+  const answer = await answerDeviceRequest(manager, {
+    method: request.method,
+    path: new URL(request.url).pathname,
+    cookieHeader: request.headers.get('cookie'),
+    header: (name) => request.headers.get(name),
+  });
+  if (!answer) return null;
+  const headers = new Headers(answer.headers);
+  for (const cookie of answer.cookies) headers.append('set-cookie', serializeCookie(cookie));
+  return new Response(answer.body, { status: answer.status, headers });
 }

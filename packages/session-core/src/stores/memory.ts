@@ -2,8 +2,11 @@ import { SessionConfigError } from '../errors.js';
 import { liveness } from '../policy.js';
 import type {
   CreateOutcome,
+  DeviceKey,
+  DeviceOutcome,
   EndReason,
   SessionStore,
+  StoredSecret,
   StoredSession,
   StorePolicy,
   ValidateOutcome,
@@ -15,7 +18,15 @@ interface Entry {
   hash: Uint8Array;
   previousHash: Uint8Array | null;
   ended: { reason: EndReason; at: number } | null;
+  /** The one DBSC challenge: the registration one from create, then the next one for a refresh. */
+  challenge: StoredSecret | null;
+  /** Device binding (DBSC): set together by bindDevice, never cleared while the session lives. */
+  key: DeviceKey | null;
+  bound: StoredSecret | null;
+  previousBound: StoredSecret | null;
 }
+
+type DeviceMiss = Extract<DeviceOutcome, { ok: false }>;
 
 /**
  * A process-local store for unit tests and the contract suite's reference. It forgets everything on
@@ -34,6 +45,13 @@ export function memoryStore(): SessionStore & { size(): number } {
   const isLive = (e: Entry, now: number, policy: StorePolicy) =>
     !e.ended && liveness(e.session, now, policy) === 'live';
 
+  const end = (e: Entry, reason: EndReason, now: number): StoredSession => {
+    e.ended = { reason, at: now };
+    // A tombstone keeps no device secrets: nothing can bind or refresh it any more.
+    e.challenge = e.bound = e.previousBound = null;
+    return copy(e.session);
+  };
+
   /** Ends dead sessions as the real stores do, and drops tombstones past their time. */
   const settle = (e: Entry, now: number, policy: StorePolicy) => {
     if (e.ended) {
@@ -41,12 +59,7 @@ export function memoryStore(): SessionStore & { size(): number } {
       return;
     }
     const state = liveness(e.session, now, policy);
-    if (state !== 'live') e.ended = { reason: state, at: now };
-  };
-
-  const end = (e: Entry, reason: EndReason, now: number): StoredSession => {
-    e.ended = { reason, at: now };
-    return copy(e.session);
+    if (state !== 'live') end(e, state, now);
   };
 
   const liveOf = (userId: string, now: number, policy: StorePolicy): Entry[] => {
@@ -67,6 +80,46 @@ export function memoryStore(): SessionStore & { size(): number } {
     return isLive(e, now, policy) ? e : null;
   };
 
+  const secret = (s: StoredSecret): StoredSecret => ({
+    hash: Uint8Array.from(s.hash),
+    expiresAt: s.expiresAt,
+  });
+  const fresh = (s: StoredSecret | null, hash: Uint8Array, now: number) =>
+    s !== null && now < s.expiresAt && constantTimeEqual(s.hash, hash);
+
+  /** validate's bound rule: an unbound session passes; a bound one needs a fresh bound cookie or the grace. */
+  const boundRequest = (e: Entry, boundHash: Uint8Array | null, now: number, policy: StorePolicy) => {
+    if (e.session.boundAt === null) return true;
+    if (boundHash && (fresh(e.bound, boundHash, now) || fresh(e.previousBound, boundHash, now))) return true;
+    return now < e.session.boundAt + policy.bindingGraceMs;
+  };
+
+  /**
+   * The checks every device call starts with, as validate makes them but accepting the token the last
+   * rotation replaced too (a refresh may race a rotation, as a logout may). Ends a dead session.
+   */
+  const deviceEntry = (
+    id: string,
+    tokenHash: Uint8Array,
+    now: number,
+    policy: StorePolicy,
+  ): { entry: Entry } | { miss: DeviceMiss } => {
+    const e = entries.get(id);
+    const ours =
+      e &&
+      (constantTimeEqual(e.hash, tokenHash) ||
+        (e.previousHash !== null && constantTimeEqual(e.previousHash, tokenHash)));
+    if (!e || !ours) return { miss: { ok: false, reason: 'unknown' } };
+    if (e.ended) {
+      settle(e, now, policy);
+      return { miss: { ok: false, reason: entries.has(id) ? e.ended.reason : 'unknown' } };
+    }
+    const state = liveness(e.session, now, policy);
+    if (state !== 'live')
+      return { miss: { ok: false, reason: state, ended: true, session: end(e, state, now) } };
+    return { entry: e };
+  };
+
   return {
     name: 'memory',
     size: () => entries.size,
@@ -80,17 +133,27 @@ export function memoryStore(): SessionStore & { size(): number } {
         for (const e of byActivity.slice(0, live.length - limit.max + 1))
           evicted.push(end(e, 'evicted', now));
       }
-      const { tokenHash, ...rest } = session;
+      const { tokenHash, deviceChallenge, ...rest } = session;
       entries.set(session.id, {
-        session: { ...rest, data: structuredClone(session.data), lastActivityAt: now, rotatePending: false },
+        session: {
+          ...rest,
+          data: structuredClone(session.data),
+          lastActivityAt: now,
+          rotatePending: false,
+          boundAt: null,
+        },
         hash: tokenHash,
         previousHash: null,
         ended: null,
+        challenge: deviceChallenge ? secret(deviceChallenge) : null,
+        key: null,
+        bound: null,
+        previousBound: null,
       });
       return { ok: true, evicted };
     },
 
-    async validate({ id, tokenHash, now, policy }): Promise<ValidateOutcome> {
+    async validate({ id, tokenHash, boundHash, now, policy }): Promise<ValidateOutcome> {
       const e = entries.get(id);
       if (!e) return { ok: false, reason: 'unknown' };
       if (!constantTimeEqual(e.hash, tokenHash)) {
@@ -104,6 +167,8 @@ export function memoryStore(): SessionStore & { size(): number } {
       }
       const state = liveness(e.session, now, policy);
       if (state !== 'live') return { ok: false, reason: state, ended: true, session: end(e, state, now) };
+      // A copied session cookie without the bound one must not keep a bound session alive: no touch.
+      if (!boundRequest(e, boundHash ?? null, now, policy)) return { ok: false, reason: 'device_unbound' };
       e.session.lastActivityAt = now;
       return { ok: true, session: copy(e.session) };
     },
@@ -159,6 +224,68 @@ export function memoryStore(): SessionStore & { size(): number } {
         if (rotate) e.session.rotatePending = true;
       }
       return live.length;
+    },
+
+    async bindDevice({
+      id,
+      tokenHash,
+      challengeHash,
+      key,
+      bound,
+      next,
+      now,
+      policy,
+    }): Promise<DeviceOutcome> {
+      const found = deviceEntry(id, tokenHash, now, policy);
+      if ('miss' in found) return found.miss;
+      const e = found.entry;
+      if (e.session.boundAt !== null) return { ok: false, reason: 'already_bound' };
+      if (!fresh(e.challenge, challengeHash, now)) return { ok: false, reason: 'bad_challenge' };
+      e.key = { ...key };
+      e.session.boundAt = now;
+      e.bound = secret(bound);
+      e.previousBound = null;
+      e.challenge = secret(next);
+      return { ok: true, session: copy(e.session) };
+    },
+
+    async deviceChallenge({ id, tokenHash, challenge, now, policy }): Promise<DeviceOutcome> {
+      const found = deviceEntry(id, tokenHash, now, policy);
+      if ('miss' in found) return found.miss;
+      const e = found.entry;
+      if (e.session.boundAt === null) return { ok: false, reason: 'not_bound' };
+      e.challenge = secret(challenge);
+      return { ok: true, session: copy(e.session) };
+    },
+
+    async deviceKey({ id, tokenHash, now, policy }) {
+      const found = deviceEntry(id, tokenHash, now, policy);
+      if ('miss' in found) return found.miss;
+      const e = found.entry;
+      if (e.session.boundAt === null || !e.key) return { ok: false, reason: 'not_bound' };
+      return { ok: true, key: { ...e.key }, session: copy(e.session) };
+    },
+
+    async refreshDevice({
+      id,
+      tokenHash,
+      jkt,
+      challengeHash,
+      bound,
+      next,
+      now,
+      policy,
+    }): Promise<DeviceOutcome> {
+      const found = deviceEntry(id, tokenHash, now, policy);
+      if ('miss' in found) return found.miss;
+      const e = found.entry;
+      if (e.session.boundAt === null || !e.key) return { ok: false, reason: 'not_bound' };
+      if (!constantTimeEqual(e.key.jkt, jkt)) return { ok: false, reason: 'wrong_key' };
+      if (!fresh(e.challenge, challengeHash, now)) return { ok: false, reason: 'bad_challenge' };
+      e.previousBound = e.bound;
+      e.bound = secret(bound);
+      e.challenge = secret(next);
+      return { ok: true, session: copy(e.session) };
     },
   };
 }

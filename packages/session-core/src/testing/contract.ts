@@ -9,6 +9,7 @@ import {
   type StorePolicy,
 } from '../store.js';
 import { hashToken, isSessionId, newToken, randomSessionId } from '../tokens.js';
+import { runDeviceBindingContract } from './contract-device.js';
 
 /** A test body or hook: the suite's functions take no arguments and may be async. */
 export type TestFn = () => Promise<void> | void;
@@ -55,7 +56,12 @@ function hooks(test: TestApi): { beforeAll: (fn: TestFn) => void; afterAll: (fn:
 }
 
 const MINUTE = 60_000;
-const policy: StorePolicy = { idleMs: 30 * MINUTE, absoluteMs: 24 * 60 * MINUTE, tombstoneMs: 60 * MINUTE };
+const policy: StorePolicy = {
+  idleMs: 30 * MINUTE,
+  absoluteMs: 24 * 60 * MINUTE,
+  tombstoneMs: 60 * MINUTE,
+  bindingGraceMs: 10_000,
+};
 const evictOldest = { max: 3, onLimit: 'evict-oldest' } as const;
 const reject = { max: 3, onLimit: 'reject' } as const;
 
@@ -156,6 +162,7 @@ export function runSessionStoreContract(options: ContractOptions): void {
           userAgent: s.input.userAgent,
           ip: s.input.ip,
           rotatePending: false,
+          boundAt: null,
         });
       });
 
@@ -637,5 +644,7 @@ export function runSessionStoreContract(options: ContractOptions): void {
         });
       }
     });
+
+    runDeviceBindingContract({ describe, it, store: () => store, T0, policy, user, make, create, nearMiss });
   });
 }

@@ -18,7 +18,12 @@ import { newToken, prefixedSessionId } from '../../src/tokens.js';
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;
 export const T0 = 1_700_000_000_000;
-export const POLICY: StorePolicy = { idleMs: 30 * MIN, absoluteMs: 24 * HOUR, tombstoneMs: HOUR };
+export const POLICY: StorePolicy = {
+  idleMs: 30 * MIN,
+  absoluteMs: 24 * HOUR,
+  tombstoneMs: HOUR,
+  bindingGraceMs: 10_000,
+};
 /** A real Chrome-on-Windows user agent, 110 characters: longer than one 64-byte hash piece. */
 export const UA =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.0.0 Safari/537.36';
@@ -254,6 +259,7 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
             userAgent: UA,
             ip: '203.0.113.7',
             rotatePending: false,
+            boundAt: null,
           },
         });
         expect(await client.hget(keys.session(s.id), 'a')).toBe(String(T0 + 5 * MIN));
@@ -415,7 +421,7 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
       });
 
       it('expired sessions really vanish from Redis without a sweep (real clock, short policy)', async () => {
-        const short: StorePolicy = { idleMs: 150, absoluteMs: 1000, tombstoneMs: 100 };
+        const short: StorePolicy = { idleMs: 150, absoluteMs: 1000, tombstoneMs: 100, bindingGraceMs: 0 };
         const user = newUser();
         const now = Date.now();
         const s = newSession(user, now);
@@ -543,6 +549,7 @@ export function redisStoreSuite(name: string, getEnv: () => SuiteEnv): void {
           userAgent: UA,
           ip: '203.0.113.7',
           rotatePending: false,
+          boundAt: null,
         });
         expect(await store.validate({ id: s.id, tokenHash: s.hash, now: at + 1, policy: POLICY })).toEqual({
           ok: false,

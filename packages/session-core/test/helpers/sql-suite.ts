@@ -14,6 +14,8 @@ export interface SqlHarness {
   query(sql: string, params?: unknown[]): Promise<Row[]>;
   /** A store whose database is unreachable (closed port, closed PGlite, dropped database...). */
   deadStore(): Promise<SqlSessionStore>;
+  /** A store over another table of the same database, which it neither creates nor migrates by itself. */
+  tableStore(table: string): SqlSessionStore;
   teardown(): Promise<void>;
 }
 
@@ -22,8 +24,62 @@ export const policy: StorePolicy = {
   idleMs: 30 * MINUTE,
   absoluteMs: 8 * 60 * MINUTE,
   tombstoneMs: 60 * MINUTE,
+  bindingGraceMs: 10_000,
 };
 const roomy: SessionLimit = { max: 10, onLimit: 'reject' };
+
+/**
+ * The sessions table exactly as 1.0.0's `migrationSql()` created it (before device binding), one
+ * statement per entry (PGlite's `query` runs one at a time): what `migrate()` must upgrade in place.
+ */
+function schemaOf100(t: string): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${t} (
+  id               text    PRIMARY KEY,
+  user_id          text    NOT NULL,
+  token_hash       bytea   NOT NULL,
+  prev_token_hash  bytea,
+  data             jsonb   NOT NULL DEFAULT '{}'::jsonb,
+  created_at       bigint  NOT NULL,
+  last_activity_at bigint  NOT NULL,
+  user_agent       text,
+  ip               text,
+  rotate_pending   boolean NOT NULL DEFAULT false,
+  ended_reason     text,
+  ended_at         bigint,
+  CONSTRAINT ${t}_token_hash_len CHECK (octet_length(token_hash) = 32),
+  CONSTRAINT ${t}_ended CHECK ((ended_reason IS NULL) = (ended_at IS NULL))
+) WITH (fillfactor = 80)`,
+    `CREATE INDEX IF NOT EXISTS ${t}_user_id_idx ON ${t} (user_id)`,
+  ];
+}
+
+/** The device-binding columns, with their types: nullable, never indexed. */
+const DEVICE_COLUMNS = {
+  dbsc_challenge: 'bytea',
+  dbsc_challenge_expires_at: 'bigint',
+  bound_jkt: 'text',
+  bound_jwk: 'text',
+  bound_alg: 'text',
+  bound_at: 'bigint',
+  bound_hash: 'bytea',
+  bound_expires_at: 'bigint',
+  bound_prev_hash: 'bytea',
+  bound_prev_expires_at: 'bigint',
+};
+
+/** A DBSC secret as the manager hands it to a store: SHA-256 of something random, and an expiry. */
+function storedSecret(expiresAt: number) {
+  return { hash: newToken(randomSessionId()).hash, expiresAt };
+}
+
+const deviceKey = {
+  jkt: 'Fp2tCaAmQ9bSqX6l2gN0aRt0SG1p8yPz0mH4jkq2d-U',
+  jwk: '{"crv":"P-256","kty":"EC","x":"x","y":"y"}',
+  alg: 'ES256' as const,
+};
+
+const hex = (bytes: unknown) => (bytes === null ? null : Buffer.from(bytes as Uint8Array).toString('hex'));
 
 export function newSession(userId: string, at: number, data: Record<string, unknown> = { role: 'user' }) {
   const id = randomSessionId(); // SQL stores make no ids: the manager's are random
@@ -78,6 +134,193 @@ export function runSqlStoreSuite(name: string, setup: () => Promise<SqlHarness>)
       expect(idx.map((r) => r.indexname)).toEqual(['tessera_sessions_pkey', 'tessera_sessions_user_id_idx']);
       const [opts] = await h.query(`SELECT reloptions FROM pg_class WHERE relname = 'tessera_sessions'`);
       expect(opts?.reloptions).toEqual(['fillfactor=80']);
+    });
+
+    it('a table made by 1.0.0 upgrades in place: no rewrite, its sessions go on unbound, new ones bind', async () => {
+      const table = `v100_${randomUUID().replaceAll('-', '')}`;
+      for (const statement of schemaOf100(table)) await h.query(statement);
+      // A session 1.0.0 created, with 1.0.0's INSERT.
+      const old = newSession(user(), T0);
+      await h.query(
+        `INSERT INTO ${table} (id, user_id, token_hash, data, created_at, last_activity_at, user_agent, ip)
+         VALUES ($1, $2, $3, $4::text::jsonb, $5::bigint, $5::bigint, $6, $7)`,
+        [old.input.id, old.input.userId, old.hash, '{"role":"user"}', T0, 'UA/1', '192.0.2.1'],
+      );
+      const storage = async () =>
+        (await h.query(`SELECT relfilenode FROM pg_class WHERE oid = '${table}'::regclass`))[0]?.relfilenode;
+      const before = await storage();
+
+      const upgraded = h.tableStore(table);
+      await upgraded.migrate();
+      await upgraded.migrate(); // idempotent on the upgraded table too
+
+      expect(await storage()).toBe(before); // same file: the table was not rewritten
+      const columns = await h.query(
+        `SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns
+         WHERE table_name = $1 AND column_name = ANY($2::text[]) ORDER BY column_name`,
+        [table, Object.keys(DEVICE_COLUMNS)],
+      );
+      expect(columns).toEqual(
+        Object.entries(DEVICE_COLUMNS)
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([column_name, data_type]) => ({
+            column_name,
+            data_type,
+            is_nullable: 'YES',
+            column_default: null,
+          })),
+      );
+      const indexes = await h.query(`SELECT indexname FROM pg_indexes WHERE tablename = $1 ORDER BY 1`, [
+        table,
+      ]);
+      expect(indexes.map((r) => r.indexname)).toEqual([`${table}_pkey`, `${table}_user_id_idx`]);
+
+      // The old session goes on, unbound; it was offered no challenge, so it can never bind.
+      const call = { id: old.input.id, tokenHash: old.hash, policy };
+      expect(await upgraded.validate({ ...call, now: T0 + MINUTE })).toMatchObject({
+        ok: true,
+        session: { id: old.input.id, boundAt: null, lastActivityAt: T0 + MINUTE },
+      });
+      const bound = storedSecret(T0 + 12 * MINUTE);
+      const attempt = {
+        ...call,
+        now: T0 + 2 * MINUTE,
+        challengeHash: storedSecret(T0 + 15 * MINUTE).hash,
+        key: deviceKey,
+        bound,
+        next: storedSecret(T0 + 30 * MINUTE),
+      };
+      expect(await upgraded.bindDevice!(attempt)).toEqual({ ok: false, reason: 'bad_challenge' });
+
+      // A session created after the upgrade binds, and from then on needs its bound cookie.
+      const fresh = newSession(old.input.userId, T0 + 2 * MINUTE);
+      const challenge = storedSecret(T0 + 17 * MINUTE);
+      const at = T0 + 2 * MINUTE;
+      expect(
+        await upgraded.create({
+          session: { ...fresh.input, deviceChallenge: challenge },
+          limit: roomy,
+          now: at,
+          policy,
+        }),
+      ).toEqual({ ok: true, evicted: [] });
+      const mine = { id: fresh.input.id, tokenHash: fresh.hash, policy };
+      expect(
+        await upgraded.bindDevice!({ ...attempt, ...mine, now: at + 1, challengeHash: challenge.hash }),
+      ).toMatchObject({ ok: true, session: { id: fresh.input.id, boundAt: at + 1 } });
+      const late = at + 1 + policy.bindingGraceMs;
+      expect(await upgraded.validate({ ...mine, now: late })).toEqual({
+        ok: false,
+        reason: 'device_unbound',
+      });
+      expect(await upgraded.validate({ ...mine, now: late, boundHash: bound.hash })).toMatchObject({
+        ok: true,
+        session: { boundAt: at + 1, lastActivityAt: late },
+      });
+      expect(
+        (await upgraded.list({ userId: old.input.userId, now: late, policy })).map((s) => s.boundAt),
+      ).toEqual([null, at + 1]);
+    });
+
+    it('device binding writes its own columns, never last_activity_at; a device_unbound request writes nothing', async () => {
+      const s = newSession(user(), T0);
+      const challenge = storedSecret(T0 + 15 * MINUTE);
+      await store.create({
+        session: { ...s.input, deviceChallenge: challenge },
+        limit: roomy,
+        now: T0,
+        policy,
+      });
+      const device = async () => {
+        const row = await rowOf(s.input.id);
+        const out: Record<string, unknown> = { last_activity_at: Number(row?.last_activity_at) };
+        for (const [column, type] of Object.entries(DEVICE_COLUMNS))
+          out[column] =
+            type === 'bytea'
+              ? hex(row?.[column])
+              : type === 'bigint' && row?.[column] !== null
+                ? Number(row?.[column])
+                : row?.[column];
+        return out;
+      };
+      const none = Object.fromEntries(Object.keys(DEVICE_COLUMNS).map((c) => [c, null]));
+      expect(await device()).toEqual({
+        ...none,
+        last_activity_at: T0,
+        dbsc_challenge: hex(challenge.hash),
+        dbsc_challenge_expires_at: challenge.expiresAt,
+      });
+
+      const call = { id: s.input.id, tokenHash: s.hash, policy };
+      const bound = storedSecret(T0 + 12 * MINUTE);
+      const next = storedSecret(T0 + 30 * MINUTE);
+      expect(
+        await store.bindDevice!({
+          ...call,
+          now: T0 + MINUTE,
+          challengeHash: challenge.hash,
+          key: deviceKey,
+          bound,
+          next,
+        }),
+      ).toMatchObject({ ok: true, session: { boundAt: T0 + MINUTE, lastActivityAt: T0 } });
+      const afterBind = {
+        ...none,
+        last_activity_at: T0,
+        dbsc_challenge: hex(next.hash),
+        dbsc_challenge_expires_at: next.expiresAt,
+        bound_jkt: deviceKey.jkt,
+        bound_jwk: deviceKey.jwk,
+        bound_alg: deviceKey.alg,
+        bound_at: T0 + MINUTE,
+        bound_hash: hex(bound.hash),
+        bound_expires_at: bound.expiresAt,
+      };
+      expect(await device()).toEqual(afterBind);
+
+      // A copied session cookie without the bound one: refused, and the row is exactly as it was.
+      const whole = async () =>
+        JSON.stringify(
+          await h.query(`SELECT *, encode(token_hash, 'hex') AS th FROM tessera_sessions WHERE id = $1`, [
+            s.input.id,
+          ]),
+        );
+      const before = await whole();
+      for (const boundHash of [undefined, null, storedSecret(0).hash, challenge.hash])
+        expect(await store.validate({ ...call, now: T0 + 5 * MINUTE, boundHash })).toEqual({
+          ok: false,
+          reason: 'device_unbound',
+        });
+      expect(await whole()).toBe(before);
+      expect(await store.deviceKey!({ ...call, now: T0 + 5 * MINUTE })).toEqual({
+        ok: true,
+        key: deviceKey,
+        session: expect.objectContaining({ boundAt: T0 + MINUTE, lastActivityAt: T0 }),
+      });
+      expect(await whole()).toBe(before);
+
+      // A refresh: the bound cookie moves to the previous columns, the challenge is used up.
+      const bound2 = storedSecret(T0 + 20 * MINUTE);
+      const next2 = storedSecret(T0 + 40 * MINUTE);
+      expect(
+        await store.refreshDevice!({
+          ...call,
+          now: T0 + 6 * MINUTE,
+          jkt: deviceKey.jkt,
+          challengeHash: next.hash,
+          bound: bound2,
+          next: next2,
+        }),
+      ).toMatchObject({ ok: true });
+      expect(await device()).toEqual({
+        ...afterBind,
+        dbsc_challenge: hex(next2.hash),
+        dbsc_challenge_expires_at: next2.expiresAt,
+        bound_hash: hex(bound2.hash),
+        bound_expires_at: bound2.expiresAt,
+        bound_prev_hash: hex(bound.hash),
+        bound_prev_expires_at: bound.expiresAt,
+      });
     });
 
     it('ended_reason is plain text: no CHECK lists the reasons, so a new reason needs no migration', async () => {

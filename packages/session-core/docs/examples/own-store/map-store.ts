@@ -57,9 +57,16 @@ export function mapStore(): SessionStore {
         for (const row of byActivity.slice(0, live.length - limit.max + 1))
           evicted.push(end(row, 'evicted', now));
       }
-      const { tokenHash, ...fields } = session;
+      // deviceChallenge is for stores with the device-binding methods (this one has none).
+      const { tokenHash, deviceChallenge: _, ...fields } = session;
       rows.set(session.id, {
-        session: { ...fields, data: structuredClone(fields.data), lastActivityAt: now, rotatePending: false },
+        session: {
+          ...fields,
+          data: structuredClone(fields.data),
+          lastActivityAt: now,
+          rotatePending: false,
+          boundAt: null,
+        },
         tokenHash,
         previousHash: null,
         ended: null,

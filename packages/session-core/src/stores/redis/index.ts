@@ -25,6 +25,17 @@
  *   i  ip (absent = null)                          r  '1' when rotatePending
  *   q  pending data patches from updateUser: comma-joined JSON objects, applied after d in order
  *      (validate, rotate and patch fold them into d).
+ * Device binding (DBSC, docs/DBSC.md §4.3; all absent while unbound; hashes are SHA-256 in base64url,
+ * times in ms):
+ *   kc  the session's one challenge (hash)   kcx  its expiry. create stores the registration challenge;
+ *       bindDevice and refreshDevice use it up and store the next one; deviceChallenge replaces it.
+ *   k   the key's RFC 7638 thumbprint        kj   its public JWK, JSON (in pieces: ~120 bytes for P-256)
+ *   ka  its alg, 'ES256' | 'RS256'           kb   boundAt, set once by bindDevice: the mark of a bound
+ *                                                 session, never removed while it lives
+ *   b   the bound cookie (hash)              bx   its expiry
+ *   b1  the previous bound cookie (hash)     bx1  its expiry (refreshDevice moves b, bx here)
+ *   (`b1` and `bx1` are fields of their own, not pieces: `b` and `bx` never need a second piece.)
+ *   They live in the session hash, so they expire with it, and a tombstone drops them.
  * Values longer than 64 bytes continue in pieces named <letter>1, <letter>2, ... (64 bytes each; e.g. a
  * 150-byte user agent the codec can't shrink is g + g1 + g2). Redis keeps a hash in its compact listpack
  * encoding only while every value fits hash-max-listpack-value (default 64 bytes); a hashtable costs
@@ -45,7 +56,8 @@
  *
  * The scripts live in ./lua, one file per operation, each prefixed with ./lua/lib.lua (which mirrors
  * src/policy.ts) when loaded. validate, the per-request one, has ./lua/validate-fast.lua in front of
- * that: the common case (live, token matches, nothing pending) returns before the prelude runs.
+ * that: the common case (live, token matches, nothing pending, and for a bound session a fresh bound
+ * cookie) returns before the prelude runs.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -53,13 +65,14 @@ import type { Cluster, Redis } from 'ioredis';
 import { SessionConfigError, SessionError } from '../../errors.js';
 import type {
   CreateOutcome,
+  DeviceKey,
+  DeviceOutcome,
   EndReason,
   SessionData,
   SessionStore,
   StoredSession,
   StoreMiss,
   StorePolicy,
-  TokenCall,
   ValidateOutcome,
 } from '../../store.js';
 import { isSessionId, prefixedSessionId } from '../../tokens.js';
@@ -89,7 +102,9 @@ export interface RedisStoreOptions {
    * Redis replicates asynchronously: without this, a revoke acknowledged just before the master dies
    * can be missing on the replica promoted in its place, and the revoked session works again. With it,
    * every write that ends a session or replaces its token (logout, revoke, revokeAll, rotate, updateUser,
-   * and create when it evicts) is followed by `WAIT replicas timeoutMs` on the same connection and is
+   * and create when it evicts), and those that bind a device key or replace its bound cookie
+   * (bindDevice, refreshDevice: a lost one would unbind the session, or bring a used challenge back),
+   * is followed by `WAIT replicas timeoutMs` on the same connection and is
    * acknowledged only once that many replicas hold it; otherwise the call fails (the manager reports
    * SessionStoreError), since the change may not survive a failover (./replica-wait.ts). Set
    * `replicas` to at most the replicas each master has: while fewer are reachable those writes fail.
@@ -156,6 +171,10 @@ const SCRIPTS = {
   revokeAll: script(new URL('./lua/revoke-all.lua', import.meta.url)),
   list: script(new URL('./lua/list.lua', import.meta.url)),
   updateUser: script(new URL('./lua/update-user.lua', import.meta.url)),
+  bindDevice: script(new URL('./lua/bind-device.lua', import.meta.url)),
+  deviceChallenge: script(new URL('./lua/device-challenge.lua', import.meta.url)),
+  deviceKey: script(new URL('./lua/device-key.lua', import.meta.url)),
+  refreshDevice: script(new URL('./lua/refresh-device.lua', import.meta.url)),
 } as const;
 
 const VALIDATE_SHA = SCRIPTS.validate.sha;
@@ -202,10 +221,12 @@ function mergeData(d: unknown, q: unknown): SessionData {
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : badReply(v));
 const optStr = (v: unknown): string | null => (v == null ? null : str(v));
+/** boundAt from a reply's `kb` (absent while unbound). */
+const optTime = (v: unknown): number | null => (v == null ? null : Number(str(v)));
 /** The user agent from a reply's `g` (stored compact, see ./user-agent-codec.ts). */
 const optUserAgent = (v: unknown): string | null => (v == null ? null : decodeUserAgent(str(v)));
 
-/** A session from a flat reply at `o`: u, c, a, d, g, i, r, q (the id is given). */
+/** A session from a flat reply at `o`: u, c, a, d, g, i, r, q, kb (the id is given). */
 function sessionAt(id: string, r: unknown[], o: number): StoredSession {
   return {
     id,
@@ -216,14 +237,15 @@ function sessionAt(id: string, r: unknown[], o: number): StoredSession {
     userAgent: optUserAgent(r[o + 4]),
     ip: optStr(r[o + 5]),
     rotatePending: r[o + 6] === '1',
+    boundAt: optTime(r[o + 8]),
   };
 }
 
-/** Sessions from a flat reply (id, u, c, a, d, g, i, r, q per session) starting at `from`. */
+/** Sessions from a flat reply (id, u, c, a, d, g, i, r, q, kb per session) starting at `from`. */
 function sessionsFrom(reply: unknown, from: number): StoredSession[] {
-  if (!Array.isArray(reply) || (reply.length - from) % 9 !== 0) return badReply(reply);
+  if (!Array.isArray(reply) || (reply.length - from) % 10 !== 0) return badReply(reply);
   const out: StoredSession[] = [];
-  for (let o = from; o < reply.length; o += 9) out.push(sessionAt(str(reply[o]), reply, o + 1));
+  for (let o = from; o < reply.length; o += 10) out.push(sessionAt(str(reply[o]), reply, o + 1));
   return out;
 }
 
@@ -243,10 +265,44 @@ const END_REASONS: ReadonlySet<string> = new Set(
 );
 
 function missReason(v: unknown): StoreMiss {
-  if (v === 'unknown' || v === 'rotated' || (typeof v === 'string' && END_REASONS.has(v)))
+  if (
+    v === 'unknown' ||
+    v === 'rotated' ||
+    v === 'device_unbound' ||
+    (typeof v === 'string' && END_REASONS.has(v))
+  )
     return v as StoreMiss;
   return badReply(v);
 }
+
+type DeviceMiss = Extract<DeviceOutcome, { ok: false }>;
+
+/** The refusals of the device scripts that are not a StoreMiss (the compiler keeps the list exact). */
+const DEVICE_REFUSALS: ReadonlySet<string> = new Set(
+  Object.keys({
+    not_bound: true,
+    already_bound: true,
+    bad_challenge: true,
+    wrong_key: true,
+  } satisfies Record<Exclude<DeviceMiss['reason'], StoreMiss>, true>),
+);
+
+/** A device script's miss: {0, reason} | {2, reason, u, c, a, d, g, i, r, q, kb} (ended by this call). */
+function deviceMiss(id: string, r: unknown[]): DeviceMiss {
+  const reason =
+    typeof r[1] === 'string' && DEVICE_REFUSALS.has(r[1]) ? (r[1] as DeviceMiss['reason']) : missReason(r[1]);
+  if (r[0] === 2) return { ok: false, reason, ended: true, session: sessionAt(id, r, 2) };
+  return r[0] === 0 ? { ok: false, reason } : badReply(r);
+}
+
+/** A device script's reply: {1, u, c, a, d, g, i, r, q, kb} or a miss. */
+function deviceOutcome(id: string, r: unknown): DeviceOutcome {
+  if (!Array.isArray(r)) return badReply(r);
+  return r[0] === 1 ? { ok: true, session: sessionAt(id, r, 1) } : deviceMiss(id, r);
+}
+
+/** The algorithms a stored key can have (`ka`); anything else is a bad reply. */
+const ALGS: ReadonlySet<string> = new Set(['ES256', 'RS256'] satisfies DeviceKey['alg'][]);
 
 /** The Redis store makes its session ids itself: they carry the user's shard tag. */
 export interface RedisSessionStore extends SessionStore {
@@ -288,19 +344,33 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
       ? evalAndWait(options.client, script, numKeys, args, replicaWait, changed)
       : run(script, numKeys, args);
   const ended = (reply: unknown) => reply !== null;
+  // A binding or a refresh written (a deadline end is not waited for, as validate's isn't: the next
+  // call decides it the same way on any replica).
+  const bindsOrRefreshes = (reply: unknown) => Array.isArray(reply) && reply[0] === 1;
 
   // ARGV[1] of every script: the policy and the prefix in one argument (each argument costs client
   // CPU on every validate), rebuilt only when the policy's numbers change.
   let context = '';
-  let cached: StorePolicy = { idleMs: Number.NaN, absoluteMs: Number.NaN, tombstoneMs: Number.NaN };
+  let cached: StorePolicy = {
+    idleMs: Number.NaN,
+    absoluteMs: Number.NaN,
+    tombstoneMs: Number.NaN,
+    bindingGraceMs: Number.NaN,
+  };
   const contextOf = (p: StorePolicy): string => {
     if (
       p.idleMs !== cached.idleMs ||
       p.absoluteMs !== cached.absoluteMs ||
-      p.tombstoneMs !== cached.tombstoneMs
+      p.tombstoneMs !== cached.tombstoneMs ||
+      p.bindingGraceMs !== cached.bindingGraceMs
     ) {
-      cached = { idleMs: p.idleMs, absoluteMs: p.absoluteMs, tombstoneMs: p.tombstoneMs };
-      context = `${p.idleMs}|${p.absoluteMs}|${p.tombstoneMs}|${prefix}`;
+      cached = {
+        idleMs: p.idleMs,
+        absoluteMs: p.absoluteMs,
+        tombstoneMs: p.tombstoneMs,
+        bindingGraceMs: p.bindingGraceMs,
+      };
+      context = `${p.idleMs}|${p.absoluteMs}|${p.tombstoneMs}|${p.bindingGraceMs}|${prefix}`;
     }
     return context;
   };
@@ -339,6 +409,9 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
       ];
       if (session.userAgent != null) fields.push('g', encodeUserAgent(session.userAgent));
       if (session.ip != null) fields.push('i', session.ip);
+      // The DBSC registration challenge offered with this sign-in: the only way it can ever bind.
+      const challenge = session.deviceChallenge;
+      if (challenge != null) fields.push('kc', hashText(challenge.hash), 'kcx', challenge.expiresAt);
       const max = Number.isFinite(limit.max) ? limit.max : 2 ** 31;
       const reply = await runDurable(
         SCRIPTS.create,
@@ -360,24 +433,33 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
       return reply[0] === 1 ? { ok: true, evicted: sessions } : { ok: false, active: sessions };
     },
 
-    // The hot path: one async frame, no closures, a 7-element reply.
-    async validate(input: TokenCall): Promise<ValidateOutcome> {
+    // The hot path: one async frame, no closures, an 8-element reply.
+    async validate(input): Promise<ValidateOutcome> {
       const { id, now } = input;
       if (!isSessionId(id)) return { ok: false, reason: 'unknown' };
-      // EVALSHA with its arguments in place (no argument array, no spread, no closure per call).
+      // EVALSHA with its arguments in place (no argument array, no spread, no closure per call). The
+      // bound cookie's hash is an argument only when the request carried one (each one costs CPU).
       const key = keys.session(id);
       const ctx = contextOf(input.policy);
       const hash = hashText(input.tokenHash);
+      const bound = input.boundHash ? hashText(input.boundHash) : null;
       let r: unknown;
       try {
-        r = await client.evalsha(VALIDATE_SHA, 1, key, ctx, now, hash);
+        r =
+          bound === null
+            ? await client.evalsha(VALIDATE_SHA, 1, key, ctx, now, hash)
+            : await client.evalsha(VALIDATE_SHA, 1, key, ctx, now, hash, bound);
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        r = await client.eval(SCRIPTS.validate.source, 1, key, ctx, now, hash);
+        const source = SCRIPTS.validate.source;
+        r =
+          bound === null
+            ? await client.eval(source, 1, key, ctx, now, hash)
+            : await client.eval(source, 1, key, ctx, now, hash, bound);
       }
       if (!Array.isArray(r)) return badReply(r);
       if (r[0] === 1) {
-        // {1, u, c, d, g, i, r}: a = now; q is already folded into d by the script.
+        // {1, u, c, d, g, i, r, kb}: a = now; q is already folded into d by the script.
         return {
           ok: true,
           session: {
@@ -389,6 +471,7 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
             userAgent: optUserAgent(r[4]),
             ip: optStr(r[5]),
             rotatePending: r[6] === '1',
+            boundAt: optTime(r[7]),
           },
         };
       }
@@ -413,7 +496,7 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
       );
       if (r === null) return null;
       if (!Array.isArray(r)) return badReply(r);
-      // {u, c, d, g, i}: touched now, rotatePending cleared, q folded into d.
+      // {u, c, d, g, i, kb}: touched now, rotatePending cleared, q folded into d, the binding kept.
       return {
         id,
         userId: str(r[0]),
@@ -423,6 +506,7 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
         userAgent: optUserAgent(r[3]),
         ip: optStr(r[4]),
         rotatePending: false,
+        boundAt: optTime(r[5]),
       };
     },
 
@@ -436,7 +520,7 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
       ]);
       if (r === null) return null;
       if (!Array.isArray(r)) return badReply(r);
-      return sessionAt(id, r, 0); // {u, c, a, d, g, i, r}: q folded into d (r[7] is absent)
+      return sessionAt(id, r, 0); // {u, c, a, d, g, i, r, q, kb}: q folded into d (r[7] is nil)
     },
 
     async logout({ id, tokenHash, now, policy }) {
@@ -490,6 +574,84 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
         (r) => r !== 0,
       );
       return typeof r === 'number' ? r : badReply(r);
+    },
+
+    // Device binding (DBSC): one script each. They accept the previous token too, end a session found
+    // past a deadline, and never touch lastActivityAt (./lua/lib.lua, deviceSession).
+
+    async bindDevice({ id, tokenHash, challengeHash, key, bound, next, now, policy }) {
+      if (!isSessionId(id)) return { ok: false, reason: 'unknown' };
+      const r = await runDurable(
+        SCRIPTS.bindDevice,
+        1,
+        [
+          keys.session(id),
+          ...common(now, policy),
+          hashText(tokenHash),
+          hashText(challengeHash),
+          key.jkt,
+          key.jwk,
+          key.alg,
+          hashText(bound.hash),
+          bound.expiresAt,
+          hashText(next.hash),
+          next.expiresAt,
+        ],
+        bindsOrRefreshes,
+      );
+      return deviceOutcome(id, r);
+    },
+
+    async deviceChallenge({ id, tokenHash, challenge, now, policy }) {
+      if (!isSessionId(id)) return { ok: false, reason: 'unknown' };
+      const r = await run(SCRIPTS.deviceChallenge, 1, [
+        keys.session(id),
+        ...common(now, policy),
+        hashText(tokenHash),
+        hashText(challenge.hash),
+        challenge.expiresAt,
+      ]);
+      return deviceOutcome(id, r);
+    },
+
+    async deviceKey({ id, tokenHash, now, policy }) {
+      if (!isSessionId(id)) return { ok: false, reason: 'unknown' };
+      const r = await run(SCRIPTS.deviceKey, 1, [
+        keys.session(id),
+        ...common(now, policy),
+        hashText(tokenHash),
+      ]);
+      if (!Array.isArray(r)) return badReply(r);
+      if (r[0] !== 1) return deviceMiss(id, r);
+      // {1, u, c, a, d, g, i, r, q, kb, k, kj, ka}
+      const alg = str(r[12]);
+      if (r.length !== 13 || !ALGS.has(alg)) return badReply(r);
+      return {
+        ok: true,
+        key: { jkt: str(r[10]), jwk: str(r[11]), alg: alg as DeviceKey['alg'] },
+        session: sessionAt(id, r, 1),
+      };
+    },
+
+    async refreshDevice({ id, tokenHash, jkt, challengeHash, bound, next, now, policy }) {
+      if (!isSessionId(id)) return { ok: false, reason: 'unknown' };
+      const r = await runDurable(
+        SCRIPTS.refreshDevice,
+        1,
+        [
+          keys.session(id),
+          ...common(now, policy),
+          hashText(tokenHash),
+          jkt,
+          hashText(challengeHash),
+          hashText(bound.hash),
+          bound.expiresAt,
+          hashText(next.hash),
+          next.expiresAt,
+        ],
+        bindsOrRefreshes,
+      );
+      return deviceOutcome(id, r);
     },
   };
 }

@@ -78,5 +78,32 @@ CREATE TABLE IF NOT EXISTS ${t} (
 
 -- list, revokeAll, updateUser and the per-user limit in create all go by user.
 CREATE INDEX IF NOT EXISTS ${name}_user_id_idx ON ${t} (user_id);
+
+-- Device binding (DBSC; added after 1.0.0): NULL while a session is unbound. Added here rather than in
+-- CREATE TABLE above so that this one script both creates a table and upgrades one made by 1.0.0.
+-- Nullable without a default: a catalog change, no table rewrite. Never indexed, and validate never
+-- writes them, so its UPDATE stays HOT. Hashes only (SHA-256), as for the token: no secret is stored.
+-- The ALTER runs only while a column is missing: ALTER TABLE takes an ACCESS EXCLUSIVE lock even when
+-- there is nothing to add, and this script runs at every boot.
+DO $$
+BEGIN
+  IF (SELECT count(*) FROM pg_attribute
+      WHERE attrelid = '${t}'::regclass AND NOT attisdropped AND attname IN ('dbsc_challenge',
+        'dbsc_challenge_expires_at', 'bound_jkt', 'bound_jwk', 'bound_alg', 'bound_at', 'bound_hash',
+        'bound_expires_at', 'bound_prev_hash', 'bound_prev_expires_at')) < 10 THEN
+    ALTER TABLE ${t}
+      ADD COLUMN IF NOT EXISTS dbsc_challenge            bytea,  -- the one DBSC challenge, single use
+      ADD COLUMN IF NOT EXISTS dbsc_challenge_expires_at bigint,
+      ADD COLUMN IF NOT EXISTS bound_jkt                 text,   -- device key thumbprint (RFC 7638)
+      ADD COLUMN IF NOT EXISTS bound_jwk                 text,   -- device public key, canonical JSON
+      ADD COLUMN IF NOT EXISTS bound_alg                 text,   -- 'ES256' | 'RS256'
+      ADD COLUMN IF NOT EXISTS bound_at                  bigint, -- set once, when the session binds
+      ADD COLUMN IF NOT EXISTS bound_hash                bytea,  -- SHA-256(bound cookie)
+      ADD COLUMN IF NOT EXISTS bound_expires_at          bigint,
+      ADD COLUMN IF NOT EXISTS bound_prev_hash           bytea,  -- the bound cookie the last refresh replaced
+      ADD COLUMN IF NOT EXISTS bound_prev_expires_at     bigint;
+  END IF;
+END
+$$;
 `;
 }

@@ -1,12 +1,15 @@
 import { storeFailure } from '../../errors.js';
 import type {
   CreateOutcome,
+  DeviceKey,
+  DeviceOutcome,
   EndReason,
   SessionData,
   SessionStore,
   StoreCall,
   StoredSession,
   StorePolicy,
+  TokenCall,
   ValidateOutcome,
 } from '../../store.js';
 import { migrationSql, type SessionTable } from './schema.js';
@@ -17,7 +20,8 @@ import { migrationSql, type SessionTable } from './schema.js';
  *
  * Every operation is atomic on its own:
  *  - single-row operations are one `UPDATE ... RETURNING` (the row lock plus READ COMMITTED's recheck
- *    of the WHERE clause on the newest row version makes them linearizable per session);
+ *    of the WHERE clause on the newest row version makes them linearizable per session); the device
+ *    binding calls are one statement too, locking the row before they decide (`deviceStatement`);
  *  - `create` is one transaction serialized per user by `pg_advisory_xact_lock`, so parallel logins
  *    of one user can never exceed the limit.
  * No statement ever sets `ended_reason` back to NULL: once ended (revoked, logged out, timed out), a
@@ -82,7 +86,7 @@ export async function migrateSql(db: SqlExecutor, table: SessionTable): Promise<
 
 // -- SQL ------------------------------------------------------------------------------------------
 
-const COLUMNS = 'id, user_id, data, created_at, last_activity_at, user_agent, ip, rotate_pending';
+const COLUMNS = 'id, user_id, data, created_at, last_activity_at, user_agent, ip, rotate_pending, bound_at';
 
 /**
  * The policy's liveness test over placeholders `now`, `idle`, `abs` (bigint milliseconds).
@@ -92,11 +96,79 @@ function live(now: string, idle: string, abs: string): string {
   return `(ended_reason IS NULL AND ${now}::bigint < created_at + ${abs}::bigint AND ${now}::bigint < last_activity_at + ${idle}::bigint)`;
 }
 
+/**
+ * validate's device-binding rule over the row `s` and placeholders `now`, `bound` (the request's bound
+ * cookie hash, or NULL) and `grace` (bindingGraceMs): an unbound session passes; a bound one needs the
+ * current or previous bound cookie before its expiry, or to be within the grace after binding.
+ * Never NULL (a NULL `bound` compares as unknown, hence the COALESCE).
+ */
+function boundOk(now: string, bound: string, grace: string): string {
+  return `COALESCE(s.bound_at IS NULL OR ${now}::bigint < s.bound_at + ${grace}::bigint
+    OR (s.bound_hash = ${bound}::bytea AND ${now}::bigint < s.bound_expires_at)
+    OR (s.bound_prev_hash = ${bound}::bytea AND ${now}::bigint < s.bound_prev_expires_at), false)`;
+}
+
+/**
+ * One device-binding call (bindDevice, deviceChallenge, deviceKey, refreshDevice) as ONE statement.
+ * $1 id, $2 token hash (current or the one the last rotation replaced), $3 now, $4 idleMs,
+ * $5 absoluteMs, $6 tombstoneMs; the call's own parameters from $7.
+ * - `prior` locks the row and reads it as it is now (READ COMMITTED rechecks a locked row on its newest
+ *   version), so two calls on one session run one after the other: a challenge is used once.
+ * - `verdict` decides, in validate's order: unknown (no row, or a tombstone past its time), the end
+ *   reason of an ended row, a deadline (ending the session: `ending`), then `checks` (CASE branches
+ *   naming the call's refusals) or 'ok'.
+ * - `written` ends a dead session as validate would, or on 'ok' sets each column of `writes` to its
+ *   SQL value (over the row `s` as it was, and the parameters); never last_activity_at. Nothing is
+ *   written otherwise.
+ */
+function deviceStatement(t: string, checks: string, writes: Readonly<Record<string, string>>): string {
+  const set = Object.entries(writes)
+    .map(
+      ([column, value]) => `,\n    ${column} = CASE WHEN v.outcome = 'ok' THEN ${value} ELSE s.${column} END`,
+    )
+    .join('');
+  return `
+WITH prior AS (
+  SELECT id, user_id, data, created_at, last_activity_at, user_agent, ip, rotate_pending, ended_reason,
+    ended_at, bound_at, bound_jkt, bound_jwk, bound_alg, dbsc_challenge, dbsc_challenge_expires_at
+  FROM ${t} WHERE id = $1 AND (token_hash = $2 OR prev_token_hash = $2)
+  FOR NO KEY UPDATE
+), verdict AS (
+  SELECT p.*,
+    CASE
+      WHEN p.ended_reason IS NOT NULL THEN
+        CASE WHEN p.ended_at + $6::bigint <= $3::bigint THEN 'unknown' ELSE p.ended_reason END
+      WHEN $3::bigint >= p.created_at + $5::bigint THEN 'absolute_timeout'
+      WHEN $3::bigint >= p.last_activity_at + $4::bigint THEN 'idle_timeout'
+      ${checks.trim()}
+      ELSE 'ok' END AS outcome,
+    p.ended_reason IS NULL
+      AND ($3::bigint >= p.created_at + $5::bigint OR $3::bigint >= p.last_activity_at + $4::bigint) AS ending
+  FROM prior AS p
+), written AS (
+  UPDATE ${t} AS s SET
+    ended_reason = CASE WHEN v.ending THEN v.outcome ELSE s.ended_reason END,
+    ended_at = CASE WHEN v.ending THEN $3::bigint ELSE s.ended_at END${set}
+  FROM verdict AS v
+  WHERE s.id = v.id AND (v.ending${set.length > 0 ? " OR v.outcome = 'ok'" : ''})
+  RETURNING s.id, s.bound_at
+)
+SELECT v.id, v.user_id, v.data, v.created_at, v.last_activity_at, v.user_agent, v.ip, v.rotate_pending,
+  COALESCE(w.bound_at, v.bound_at) AS bound_at, v.bound_jkt, v.bound_jwk, v.bound_alg, v.outcome, v.ending
+FROM verdict AS v LEFT JOIN written AS w ON w.id = v.id`;
+}
+
+/** The challenge check over the locked row `p`: the stored challenge is $7 and `now` ($3) is before its expiry. */
+const CHALLENGE_OK = `COALESCE(p.dbsc_challenge = $7::bytea AND $3::bigint < p.dbsc_challenge_expires_at, false)`;
+
 /** Every statement, for one table (a validated identifier: see ./schema.ts). */
 function statements(t: string) {
   /**
-   * validate: ONE statement. $1 id, $2 token hash, $3 now, $4 idleMs, $5 absoluteMs.
+   * validate: ONE statement. $1 id, $2 token hash, $3 now, $4 idleMs, $5 absoluteMs, $6 the request's
+   * bound cookie hash (or NULL), $7 bindingGraceMs.
    * - matches the current token or the previous one (-> 'rotated' while open, nothing changes);
+   * - current token, live, but bound and without a fresh bound cookie: nothing changes (the row is
+   *   rewritten with its own values), `bound_ok` false -> 'device_unbound';
    * - current token and live: touch (never backwards, in case server clocks disagree);
    * - current token and a deadline passed: tombstone with the policy's reason (absolute wins);
    * - already ended: left as it is (an UPDATE here never clears ended_reason, so a touch racing a
@@ -109,6 +181,7 @@ UPDATE ${t} AS s SET
   last_activity_at = CASE
     WHEN s.token_hash = $2 AND s.ended_reason IS NULL
      AND $3::bigint < s.created_at + $5::bigint AND $3::bigint < s.last_activity_at + $4::bigint
+     AND ${boundOk('$3', '$6', '$7')}
     THEN GREATEST(s.last_activity_at, $3::bigint)
     ELSE s.last_activity_at END,
   ended_reason = CASE
@@ -123,7 +196,8 @@ UPDATE ${t} AS s SET
 FROM (SELECT id, ended_reason FROM ${t} WHERE id = $1 FOR NO KEY UPDATE) AS prior
 WHERE s.id = $1 AND prior.id = s.id AND (s.token_hash = $2 OR s.prev_token_hash = $2)
 RETURNING s.id, s.user_id, s.data, s.created_at, s.last_activity_at, s.user_agent, s.ip, s.rotate_pending,
-  s.ended_reason, s.ended_at, s.token_hash = $2 AS current_token, prior.ended_reason IS NULL AS was_open`;
+  s.bound_at, s.ended_reason, s.ended_at, s.token_hash = $2 AS current_token,
+  prior.ended_reason IS NULL AS was_open, ${boundOk('$3', '$6', '$7')} AS bound_ok`;
 
   /** create, step 1: serialize all creates of one user ($1) until commit. */
   const LOCK_USER = `SELECT pg_advisory_xact_lock(hashtextextended('${t}:user:' || $1::text, 0))`;
@@ -152,10 +226,14 @@ UPDATE ${t} SET ended_reason = 'evicted', ended_at = $2::bigint
 WHERE id = ANY($1::text[]) AND ended_reason IS NULL
 RETURNING ${COLUMNS}`;
 
-  /** create, step 4. $5 createdAt, $8 now (its first activity). */
+  /**
+   * create, step 4. $5 createdAt, $8 now (its first activity), $9 and $10 the DBSC registration
+   * challenge's hash and expiry (both NULL without one).
+   */
   const INSERT = `
-INSERT INTO ${t} (id, user_id, token_hash, data, created_at, last_activity_at, user_agent, ip)
-VALUES ($1, $2, $3, $4::text::jsonb, $5::bigint, $8::bigint, $6, $7)`;
+INSERT INTO ${t} (id, user_id, token_hash, data, created_at, last_activity_at, user_agent, ip,
+  dbsc_challenge, dbsc_challenge_expires_at)
+VALUES ($1, $2, $3, $4::text::jsonb, $5::bigint, $8::bigint, $6, $7, $9::bytea, $10::bigint)`;
 
   /** $1 id, $2 old hash, $3 new hash, $4 data patch (JSON text or NULL), $5 now, $6 idle, $7 abs. */
   const ROTATE = `
@@ -220,8 +298,63 @@ WITH gone AS (
 )
 SELECT count(*)::int AS deleted FROM gone`;
 
+  /**
+   * bindDevice: $7 challenge hash, $8 jkt, $9 jwk, $10 alg, $11 bound cookie hash, $12 its expiry,
+   * $13 next challenge hash, $14 its expiry. Once: a bound session refuses. Uses the challenge up.
+   */
+  const BIND_DEVICE = deviceStatement(
+    t,
+    `WHEN p.bound_at IS NOT NULL THEN 'already_bound'
+      WHEN NOT ${CHALLENGE_OK} THEN 'bad_challenge'`,
+    {
+      bound_jkt: '$8::text',
+      bound_jwk: '$9::text',
+      bound_alg: '$10::text',
+      bound_at: '$3::bigint',
+      bound_hash: '$11::bytea',
+      bound_expires_at: '$12::bigint',
+      bound_prev_hash: 'NULL',
+      bound_prev_expires_at: 'NULL',
+      dbsc_challenge: '$13::bytea',
+      dbsc_challenge_expires_at: '$14::bigint',
+    },
+  );
+
+  /** deviceChallenge: $7 challenge hash, $8 its expiry (replacing the stored one). Bound only. */
+  const DEVICE_CHALLENGE = deviceStatement(t, `WHEN p.bound_at IS NULL THEN 'not_bound'`, {
+    dbsc_challenge: '$7::bytea',
+    dbsc_challenge_expires_at: '$8::bigint',
+  });
+
+  /** deviceKey: no parameters of its own; writes only to end a dead session. */
+  const DEVICE_KEY = deviceStatement(t, `WHEN p.bound_at IS NULL THEN 'not_bound'`, {});
+
+  /**
+   * refreshDevice: $7 challenge hash, $8 jkt, $9 new bound cookie hash, $10 its expiry, $11 next
+   * challenge hash, $12 its expiry. The current bound cookie becomes the previous one (right-hand sides
+   * read the row before the update), and the challenge is used up.
+   */
+  const REFRESH_DEVICE = deviceStatement(
+    t,
+    `WHEN p.bound_at IS NULL THEN 'not_bound'
+      WHEN p.bound_jkt IS DISTINCT FROM $8::text THEN 'wrong_key'
+      WHEN NOT ${CHALLENGE_OK} THEN 'bad_challenge'`,
+    {
+      bound_prev_hash: 's.bound_hash',
+      bound_prev_expires_at: 's.bound_expires_at',
+      bound_hash: '$9::bytea',
+      bound_expires_at: '$10::bigint',
+      dbsc_challenge: '$11::bytea',
+      dbsc_challenge_expires_at: '$12::bigint',
+    },
+  );
+
   return {
     VALIDATE,
+    BIND_DEVICE,
+    DEVICE_CHALLENGE,
+    DEVICE_KEY,
+    REFRESH_DEVICE,
     LOCK_USER,
     PRUNE_AND_LIST_LIVE,
     EVICT,
@@ -263,6 +396,7 @@ function toSession(row: Record<string, unknown>): StoredSession {
     userAgent: (row.user_agent as string | null) ?? null,
     ip: (row.ip as string | null) ?? null,
     rotatePending: row.rotate_pending === true,
+    boundAt: row.bound_at === null || row.bound_at === undefined ? null : toMs(row.bound_at),
   };
 }
 
@@ -284,12 +418,37 @@ function validateOutcome(
   // An old token of an open session: its successor is out there. Of an ended one: nothing to say.
   if (row.current_token !== true) return { ok: false, reason: ended === null ? 'rotated' : 'unknown' };
   const session = toSession(row);
-  if (ended === null) return { ok: true, session };
+  // Live, but bound and without a fresh bound cookie: the statement wrote nothing back.
+  if (ended === null)
+    return row.bound_ok === true ? { ok: true, session } : { ok: false, reason: 'device_unbound' };
   // Only the call that moved the row from open to ended says so (and hands over the record).
   if (row.was_open === true) return { ok: false, reason: ended, ended: true, session };
   // A tombstone past its time reads as gone even before sweep() deletes it (as a Redis TTL would).
   if (toMs(row.ended_at) + policy.tombstoneMs <= now) return { ok: false, reason: 'unknown' };
   return { ok: false, reason: ended };
+}
+
+type DeviceMiss = Extract<DeviceOutcome, { ok: false }>;
+
+/**
+ * What a device statement's row says. No row: unknown id or token. `ending`: this very call ended the
+ * session (the record as it was goes with it).
+ */
+function deviceOutcome(row: Record<string, unknown> | undefined): DeviceOutcome {
+  if (row === undefined) return { ok: false, reason: 'unknown' };
+  const session = toSession(row);
+  const reason = String(row.outcome) as DeviceMiss['reason'] | 'ok';
+  if (reason === 'ok') return { ok: true, session };
+  return row.ending === true ? { ok: false, reason, ended: true, session } : { ok: false, reason };
+}
+
+/** The key the device statement's row carries (set together with bound_at by bindDevice). */
+function deviceKey(row: Record<string, unknown>): DeviceKey {
+  return {
+    jkt: String(row.bound_jkt),
+    jwk: String(row.bound_jwk),
+    alg: row.bound_alg as DeviceKey['alg'],
+  };
 }
 
 // -- the store ------------------------------------------------------------------------------------
@@ -311,6 +470,24 @@ export function createSqlStore(options: SqlStoreOptions): SqlSessionStore {
   async function one(statement: string, params: readonly unknown[]): Promise<StoredSession | null> {
     const [row] = await db.query(statement, params);
     return row === undefined ? null : toSession(row);
+  }
+
+  /** Runs a device statement: the parameters every one takes ($1-$6), then its own (from $7). */
+  async function device(
+    statement: string,
+    { id, tokenHash, now, policy }: TokenCall,
+    own: readonly unknown[],
+  ): Promise<Record<string, unknown> | undefined> {
+    const [row] = await db.query(statement, [
+      id,
+      tokenHash,
+      now,
+      policy.idleMs,
+      policy.absoluteMs,
+      policy.tombstoneMs,
+      ...own,
+    ]);
+    return row;
   }
 
   return {
@@ -356,12 +533,22 @@ export function createSqlStore(options: SqlStoreOptions): SqlSessionStore {
           session.userAgent,
           session.ip,
           now,
+          session.deviceChallenge?.hash ?? null,
+          session.deviceChallenge?.expiresAt ?? null,
         ]);
         return { ok: true, evicted };
       }),
 
-    validate: async ({ id, tokenHash, now, policy }) => {
-      const [row] = await db.query(sql.VALIDATE, [id, tokenHash, now, policy.idleMs, policy.absoluteMs]);
+    validate: async ({ id, tokenHash, boundHash, now, policy }) => {
+      const [row] = await db.query(sql.VALIDATE, [
+        id,
+        tokenHash,
+        now,
+        policy.idleMs,
+        policy.absoluteMs,
+        boundHash ?? null,
+        policy.bindingGraceMs,
+      ]);
       return validateOutcome(row, now, policy);
     },
 
@@ -413,6 +600,41 @@ export function createSqlStore(options: SqlStoreOptions): SqlSessionStore {
       ]);
       return rows.length;
     },
+
+    bindDevice: async ({ challengeHash, key, bound, next, ...call }) =>
+      deviceOutcome(
+        await device(sql.BIND_DEVICE, call, [
+          challengeHash,
+          key.jkt,
+          key.jwk,
+          key.alg,
+          bound.hash,
+          bound.expiresAt,
+          next.hash,
+          next.expiresAt,
+        ]),
+      ),
+
+    deviceChallenge: async ({ challenge, ...call }) =>
+      deviceOutcome(await device(sql.DEVICE_CHALLENGE, call, [challenge.hash, challenge.expiresAt])),
+
+    deviceKey: async (call) => {
+      const row = await device(sql.DEVICE_KEY, call, []);
+      const outcome = deviceOutcome(row);
+      return outcome.ok ? { ok: true, key: deviceKey(row!), session: outcome.session } : outcome;
+    },
+
+    refreshDevice: async ({ jkt, challengeHash, bound, next, ...call }) =>
+      deviceOutcome(
+        await device(sql.REFRESH_DEVICE, call, [
+          challengeHash,
+          jkt,
+          bound.hash,
+          bound.expiresAt,
+          next.hash,
+          next.expiresAt,
+        ]),
+      ),
 
     sweep: async ({ now, policy }) => {
       const [row] = await db.query(sql.SWEEP, [now, policy.idleMs, policy.absoluteMs, policy.tombstoneMs]);

@@ -5,8 +5,9 @@
 -- parallel creates for one user leave at most `max` live sessions, and the index equals that set.
 --
 -- KEYS[1] user index, KEYS[2] new session key.
--- ARGV[3] id, [4] max, [5] 'evict-oldest' | 'reject', [6] createdAt, [7..] field/value pairs.
--- Reply: {1, evicted sessions...} | {0, live sessions...}; sessions as flat id, u, c, a, d, g, i, r, q.
+-- ARGV[3] id, [4] max, [5] 'evict-oldest' | 'reject', [6] createdAt, [7..] field/value pairs (among
+-- them kc, kcx: the DBSC registration challenge offered with this sign-in, in the same write).
+-- Reply: {1, evicted sessions...} | {0, live sessions...}; sessions as flat id, u, c, a, d, g, i, r, q, kb.
 
 local index, key = KEYS[1], KEYS[2]
 local id, max, createdAt = ARGV[3], tonumber(ARGV[4]), ARGV[6]

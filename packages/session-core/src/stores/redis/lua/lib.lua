@@ -3,17 +3,20 @@
 -- caller's `now` (never Redis TIME), computes keys exactly as src/stores/redis/index.ts documents,
 -- and ends sessions the same way (tombstone + index removal).
 --
--- Common ARGV of every script: [1] context 'idleMs|absoluteMs|tombstoneMs|prefix' (one argument
--- built once per policy: every argument costs the client CPU), [2] now (ms). Script-specific
+-- Common ARGV of every script: [1] context 'idleMs|absoluteMs|tombstoneMs|bindingGraceMs|prefix' (one
+-- argument built once per policy: every argument costs the client CPU), [2] now (ms). Script-specific
 -- arguments start at ARGV[3].
 --
 -- Keys derived here (a user's index from a session id, session keys from index members) carry the
 -- same {tag} as the script's KEYS[1], so they live in the same Redis Cluster slot.
 
-local IDLE_S, ABS_S, TOMB_S, PREFIX = string.match(ARGV[1], '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+local IDLE_S, ABS_S, TOMB_S, GRACE_S, PREFIX =
+  string.match(ARGV[1], '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
 local IDLE = tonumber(IDLE_S)
 local ABS = tonumber(ABS_S)
 local TOMB = tonumber(TOMB_S)
+-- policy.bindingGraceMs: how long after binding a request without the bound cookie still passes.
+local GRACE = tonumber(GRACE_S)
 local NOW_S = ARGV[2]
 local NOW = tonumber(ARGV[2])
 
@@ -70,8 +73,10 @@ end
 -- keeps a hash in its compact listpack encoding only while every value is at most
 -- hash-max-listpack-value bytes (default 64); a single longer value (data, or a user agent that the
 -- compact encoding can't shrink) would otherwise turn the whole hash into a hashtable at about twice
--- the memory. Field names are one letter, so a name longer than one character is always a
--- continuation piece.
+-- the memory. Field names are one letter, and a piece is its letter followed by the piece number. The
+-- device-binding fields (index.ts) are the exception, two or three characters: `b1` and `bx1` look
+-- like pieces of `b` and `bx` but are fields of their own; `b` and `bx` (a 43-character hash, a time)
+-- never need a second piece, so the names can't meet.
 local CHUNK = 64
 
 -- Joins the pieces of field f: `known` holds pieces 1.. already read (false = absent); later pieces
@@ -94,14 +99,16 @@ end
 -- The whole record: rec.<letter> = value (pieces joined; nil when absent), rec._n.<letter> = number
 -- of pieces when more than one. One HMGET covers every field and the pieces of typical long values
 -- (ids up to 128 bytes, encoded user agents up to 192, data up to 128); longer values cost one HGET per piece.
+-- Of the device-binding fields only `kb` (boundAt, part of every session returned; set = bound) is
+-- read here: the device scripts and validate read the others themselves, when they need them.
 -- A missing key reads as an empty record.
 local function load(key)
   local v = redis.call('HMGET', key, 'h', 'u', 'c', 'a', 'd', 'g', 'i', 'r', 'q', 'e', 'p', 't',
-    'u1', 'd1', 'g1', 'g2', 'i1', 'q1')
+    'u1', 'd1', 'g1', 'g2', 'i1', 'q1', 'kb')
   local rec = {
     h = v[1] or nil, u = v[2] or nil, c = v[3] or nil, a = v[4] or nil, d = v[5] or nil, g = v[6] or nil,
     i = v[7] or nil, r = v[8] or nil, q = v[9] or nil, e = v[10] or nil, p = v[11] or nil, t = v[12] or nil,
-    _n = {},
+    kb = v[19] or nil, _n = {},
   }
   if v[13] then joinPieces(key, rec, 'u', { v[13] }) end
   if v[14] then joinPieces(key, rec, 'd', { v[14] }) end
@@ -170,11 +177,12 @@ local function drop(key, rec, ...)
   end
 end
 
--- Appends a session's fields to a reply: u, c, a, d, g, i, r, q (absent -> nil).
+-- Appends a session's fields to a reply: u, c, a, d, g, i, r, q, kb (absent -> nil).
 local function pushFields(out, rec)
   local n = #out
   out[n + 1], out[n + 2], out[n + 3], out[n + 4] = rec.u, rec.c, rec.a, rec.d
   out[n + 5], out[n + 6], out[n + 7], out[n + 8] = rec.g or false, rec.i or false, rec.r or false, rec.q or false
+  out[n + 9] = rec.kb or false
   return out
 end
 
@@ -193,7 +201,8 @@ end
 
 -- Ends a session: the key becomes a tombstone {h = hint of the hash, e, t} for tombstoneMs (so a late
 -- request with the same token learns why), and the id leaves the user's index. A tombstone can never
--- be revived: every script treats a record with `e` (or without `c`) as not live.
+-- be revived: every script treats a record with `e` (or without `c`) as not live. The device binding
+-- goes with the rest of the record: a tombstone keeps no challenge, key or bound cookie.
 local function finish(key, h, reason, index, id)
   redis.call('DEL', key)
   if TOMB > 0 then
@@ -201,6 +210,35 @@ local function finish(key, h, reason, index, id)
     redis.call('PEXPIRE', key, math.max(1, math.floor(TOMB)))
   end
   redis.call('ZREM', index, memberOf(id))
+end
+
+-- Device binding (DBSC): a stored one-time secret, the values of its hash field and of its expiry
+-- field (absent: false or nil), counts for `hash` (base64url, as stored) strictly before its expiry.
+local function fresh(stored, expiresAt, hash)
+  if not stored or not expiresAt or stored ~= hash then return false end
+  return NOW < tonumber(expiresAt)
+end
+
+-- The session a device call is about (bind-device.lua, device-challenge.lua, device-key.lua,
+-- refresh-device.lua), checked as validate.lua checks it but for two things: the token the last
+-- rotation replaced (`p`, in full) opens it too, as for logout (a DBSC refresh may race a rotation),
+-- and it is never touched (only a request slides the idle clock). Returns the record of a live
+-- session; otherwise nil and the reply: {0, reason} for an unknown token or an ended session (a
+-- tombstone tells the token it ended its reason, as validate.lua does), or {2, reason, u, c, a, d, g,
+-- i, r, q, kb} when this very call found the session past a deadline and ended it.
+local function deviceSession(key, hash)
+  local rec = load(key)
+  if rec.e then
+    if rec.h == hint(hash) and rec.t and NOW < tonumber(rec.t) + TOMB then return nil, { 0, rec.e } end
+    return nil, { 0, 'unknown' }
+  end
+  if not rec.h or (rec.h ~= hash and rec.p ~= hash) then return nil, { 0, 'unknown' } end
+  local live, miss = isLive(rec)
+  if live then return rec, nil end
+  if not miss then return nil, { 0, 'unknown' } end -- no createdAt: not a session this store wrote
+  local id = idOfKey(key)
+  finish(key, rec.h, miss, indexKey(id, rec.u), id)
+  return nil, pushFields({ 2, miss }, rec)
 end
 
 -- The live sessions of a user index, in index order (createdAt, then id). Every other member (key

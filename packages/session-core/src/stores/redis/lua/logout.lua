@@ -7,7 +7,7 @@
 -- ends it and reports that).
 --
 -- KEYS[1] session key. ARGV[3] token hash, [4] reason.
--- Reply: {u, c, a, d, g, i, r, q} (the session as it was) | nil.
+-- Reply: {u, c, a, d, g, i, r, q, kb} (the session as it was) | nil.
 
 local key = KEYS[1]
 local rec = load(key)

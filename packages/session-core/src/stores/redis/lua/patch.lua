@@ -4,7 +4,7 @@
 -- Past a deadline it does nothing (the next validate ends it and reports that).
 --
 -- KEYS[1] session key. ARGV[3] token hash, [4] patch JSON.
--- Reply: {u, c, a, d, g, i, r} | nil.
+-- Reply: {u, c, a, d, g, i, r, q, kb} (q always nil: folded into d) | nil.
 
 local key = KEYS[1]
 local rec = load(key)
@@ -12,4 +12,4 @@ if rec.h ~= ARGV[3] or not isLive(rec) then return false end
 
 save(key, rec, { 'd', merge(rec.d, rec.q, ARGV[4]) })
 drop(key, rec, 'q')
-return { rec.u, rec.c, rec.a, rec.d, rec.g or false, rec.i or false, rec.r or false }
+return pushFields({}, rec)

@@ -3,7 +3,7 @@
 -- index is pruned on the way.
 --
 -- KEYS[1] user index. ARGV[3] session id to keep, or '', [4] reason.
--- Reply: the ended sessions, flat id, u, c, a, d, g, i, r, q.
+-- Reply: the ended sessions, flat id, u, c, a, d, g, i, r, q, kb.
 
 local index, keep, reason = KEYS[1], ARGV[3], ARGV[4]
 local out = {}

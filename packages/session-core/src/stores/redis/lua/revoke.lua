@@ -4,7 +4,7 @@
 -- nothing (the session is already dead; the next validate ends it and reports that).
 --
 -- KEYS[1] session key, KEYS[2] the user's index. ARGV[3] userId, [4] reason, [5] session id.
--- Reply: {u, c, a, d, g, i, r, q} (the session as it was) | nil.
+-- Reply: {u, c, a, d, g, i, r, q, kb} (the session as it was) | nil.
 
 local key, index, id = KEYS[1], KEYS[2], ARGV[5]
 local rec = load(key)
