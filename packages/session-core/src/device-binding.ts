@@ -59,6 +59,8 @@ export interface DeviceBinding {
   register(input: {
     token: string | null | undefined;
     response: string | null | undefined;
+    /** Handed back on the events this call emits (`SessionEvent.context`), e.g. who asked, from where. */
+    context?: unknown;
   }): Promise<DeviceAnswer>;
   /**
    * `POST refreshPath`: `sessionId` is the `Sec-Secure-Session-Id` header, `response` the
@@ -69,6 +71,8 @@ export interface DeviceBinding {
     token: string | null | undefined;
     sessionId: string | null | undefined;
     response: string | null | undefined;
+    /** Handed back on the events this call emits (`SessionEvent.context`). */
+    context?: unknown;
   }): Promise<DeviceAnswer>;
   /** The cookie that clears the bound cookie (write it with the session's on logout). */
   blankCookie(): SessionCookie;
@@ -84,8 +88,8 @@ export interface DeviceBindingDeps {
   call: <T>(operation: string, run: () => Promise<T>) => Promise<T>;
   /** A session ended because a device call found it past a deadline. */
   expired: (session: StoredSession, reason: StoreMiss, at: number) => void;
-  bound: (session: StoredSession, alg: 'ES256' | 'RS256', at: number) => void;
-  refused: (session: StoredSession, refusal: DeviceRefusal, at: number) => void;
+  bound: (session: StoredSession, alg: 'ES256' | 'RS256', at: number, context: unknown) => void;
+  refused: (session: StoredSession, refusal: DeviceRefusal, at: number, context: unknown) => void;
 }
 
 // A request sent just before the browser drops the bound cookie still counts when it arrives.
@@ -101,7 +105,6 @@ export function createDeviceBinding(deps: DeviceBindingDeps): DeviceBinding {
   >;
   const attributes = { httpOnly: true, secure: cookie.secure, sameSite: cookie.sameSite, path: '/' } as const;
   const clearBound = (): SessionCookie => blankCookie({ ...attributes, name: options.cookieName });
-  const clearSession = (): SessionCookie => blankCookie({ ...attributes, name: cookie.name });
 
   /** A fresh bound cookie for `session`, never outliving its absolute deadline. */
   const boundCookie = (value: string, session: StoredSession, now: number): SessionCookie => {
@@ -152,21 +155,23 @@ export function createDeviceBinding(deps: DeviceBindingDeps): DeviceBinding {
     reason,
   });
   /**
-   * `continue: false`: the browser drops its bound session and releases the request it held, which
-   * then meets the ordinary answer (401 with the reason). The session cookie is cleared only when the
-   * session is gone; `not_bound` (a browser that believes in a binding this server never stored) keeps it.
+   * `continue: false`: the browser drops its bound session and releases the request it held. The
+   * session cookie is left alone, so that request meets the ordinary answer: 401 with the reason
+   * (`revoked`, `idle_timeout`, ...), which also clears it, and the app can say why. The bound cookie
+   * is cleared only when it is this session's: its name is shared by every session of the browser, so
+   * an old bound session's refresh must not wipe the cookie of the one signed in since.
    */
-  const terminate = (id: string, reason: string, sessionGone: boolean): DeviceAnswer => ({
+  const terminate = (id: string, reason: string, clearBoundCookie: boolean): DeviceAnswer => ({
     status: 200,
     headers: { ...JSON_HEADERS },
-    cookies: sessionGone ? [clearBound(), clearSession()] : [clearBound()],
+    cookies: clearBoundCookie ? [clearBound()] : [],
     body: JSON.stringify(terminateConfig(id)),
     outcome: 'ended',
     reason,
   });
   const ended = (id: string, outcome: Extract<DeviceOutcome, { ok: false }>, now: number): DeviceAnswer => {
     if (outcome.ended && outcome.session) deps.expired(outcome.session, outcome.reason as StoreMiss, now);
-    return terminate(id, outcome.reason, outcome.reason !== 'not_bound');
+    return terminate(id, outcome.reason, true);
   };
   /**
    * Whose session a refused registration was for, to put the refusal on their record; null when it
@@ -189,7 +194,7 @@ export function createDeviceBinding(deps: DeviceBindingDeps): DeviceBinding {
     refreshPath: options.refreshPath,
     blankCookie: clearBound,
 
-    async register({ token, response }) {
+    async register({ token, response, context }) {
       const parsed = token ? parseToken(token) : null;
       if (!parsed) return refuse(401, 'no_session');
       const header = parseSessionResponseHeader(response);
@@ -203,7 +208,7 @@ export function createDeviceBinding(deps: DeviceBindingDeps): DeviceBinding {
       const now = clock();
       if (!proof.ok) {
         const owner = await ownerOf(parsed, now);
-        if (owner) deps.refused(owner, 'bad_proof', now);
+        if (owner) deps.refused(owner, 'bad_proof', now, context);
         return refuse(400, proof.reason);
       }
       const secrets = newSecrets(parsed.id, now);
@@ -222,14 +227,14 @@ export function createDeviceBinding(deps: DeviceBindingDeps): DeviceBinding {
       if (!outcome.ok) {
         if (outcome.reason === 'already_bound' || outcome.reason === 'bad_challenge') {
           const owner = await ownerOf(parsed, now);
-          if (owner) deps.refused(owner, outcome.reason, now);
+          if (owner) deps.refused(owner, outcome.reason, now, context);
           return refuse(409, outcome.reason);
         }
         if (outcome.ended && outcome.session) deps.expired(outcome.session, outcome.reason as StoreMiss, now);
         // Not a live session: nothing to bind. The session cookie, if dead, is cleared by the next request.
         return refuse(401, outcome.reason);
       }
-      deps.bound(outcome.session, proof.alg, now);
+      deps.bound(outcome.session, proof.alg, now, context);
       // No Secure-Session-Challenge here: a production deployment (Report URI) saw Chrome fail the
       // registration when one came with it; the first refresh asks for a challenge instead (403).
       return {
@@ -242,7 +247,7 @@ export function createDeviceBinding(deps: DeviceBindingDeps): DeviceBinding {
       };
     },
 
-    async refresh({ token, sessionId, response }) {
+    async refresh({ token, sessionId, response, context }) {
       const idHeader = parseSessionIdHeader(sessionId);
       if (idHeader.value === null) return refuse(400, `session_id_${idHeader.reason}`);
       const id = idHeader.value;
@@ -275,7 +280,12 @@ export function createDeviceBinding(deps: DeviceBindingDeps): DeviceBinding {
               expectedChallenge: jti,
             });
       if (!proof.ok) {
-        deps.refused(found.session, proof.reason === 'bad_signature' ? 'foreign_key' : 'bad_proof', now);
+        deps.refused(
+          found.session,
+          proof.reason === 'bad_signature' ? 'foreign_key' : 'bad_proof',
+          now,
+          context,
+        );
         return refuse(400, proof.reason);
       }
       const secrets = newSecrets(id, now);
@@ -293,7 +303,7 @@ export function createDeviceBinding(deps: DeviceBindingDeps): DeviceBinding {
         // A replayed proof, or one for a challenge a later 403 replaced: sign a new one. Never a cookie.
         if (outcome.reason === 'bad_challenge') return reissue('bad_challenge');
         if (outcome.reason === 'wrong_key') {
-          deps.refused(found.session, 'foreign_key', now);
+          deps.refused(found.session, 'foreign_key', now, context);
           return refuse(400, 'wrong_key');
         }
         return ended(id, outcome, now);

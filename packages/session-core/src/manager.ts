@@ -492,8 +492,10 @@ export function createSessionManager<TData extends object = SessionData>(
           cookie: cookieOptions,
           call,
           expired: (s, reason, at) => emit('expired', s, at, reason as EndReason),
-          bound: (s, algorithm, at) => emit('device_bound', s, at, undefined, undefined, { algorithm }),
-          refused: (s, refusal, at) => emit('device_refused', s, at, undefined, undefined, { refusal }),
+          bound: (s, algorithm, at, context) =>
+            emit('device_bound', s, at, undefined, context, { algorithm }),
+          refused: (s, refusal, at, context) =>
+            emit('device_refused', s, at, undefined, context, { refusal }),
         })
       : null,
   };

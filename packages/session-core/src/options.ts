@@ -24,7 +24,7 @@ export interface DeviceBindingOptions {
    * least `'2m'`: Chrome allows a site 6 signatures per 9 minutes and skips refreshes past that.
    */
   boundCookieTtl?: Duration;
-  /** How long a registration or refresh challenge may be answered. Default `'15m'`. */
+  /** How long a registration or refresh challenge may be answered. Default `'15m'`; longer than `boundCookieTtl`. */
   challengeTtl?: Duration;
   /**
    * After registration, how long requests without the bound cookie still pass (those already in
@@ -156,6 +156,12 @@ function resolveDeviceBinding(
   const challengeTtlMs = parseDuration(options.challengeTtl ?? '15m', 'deviceBinding.challengeTtl');
   if (challengeTtlMs < 10_000)
     throw new SessionConfigError(`deviceBinding.challengeTtl must be at least 10s, got ${challengeTtlMs} ms`);
+  // A refresh's 200 hands out the next challenge, answered one bound-cookie lifetime later: a shorter
+  // challenge would always have expired by then, costing every refresh a 403 round trip.
+  if (challengeTtlMs <= boundCookieTtlMs)
+    throw new SessionConfigError(
+      `deviceBinding.challengeTtl (${challengeTtlMs} ms) must be longer than boundCookieTtl (${boundCookieTtlMs} ms)`,
+    );
   const registrationGraceMs = parseDuration(
     options.registrationGrace ?? '10s',
     'deviceBinding.registrationGrace',

@@ -7,6 +7,7 @@ import { createSessionManager } from '../src/manager.js';
 import type { SessionStore } from '../src/store.js';
 import { redisScripts, redisStore } from '../src/stores/redis/index.js';
 import { runSessionStoreContract } from '../src/testing/index.js';
+import { hashToken } from '../src/tokens.js';
 import {
   newSession,
   newUser,
@@ -131,6 +132,63 @@ describe('redisStore on a private server', () => {
     expect((after.evalsha ?? 0) - (before.evalsha ?? 0)).toBe(N);
     expect((after.eval ?? 0) - (before.eval ?? 0)).toBe(0);
     expect(seen).toEqual(Array.from({ length: N }, () => 'evalsha'));
+  });
+
+  it('a device-bound session is still ONE EVALSHA per validate, its bound cookie checked inside', async () => {
+    const storeClient = new Redis(own.url);
+    const store = redisStore({ client: storeClient, tagSecret: TAG_SECRET });
+    const policy = { ...POLICY, bindingGraceMs: 0 };
+    const s = newSession(newUser());
+    const challenge = hashToken('registration challenge');
+    const bound = hashToken('bound cookie');
+    await store.create({
+      session: { ...s.session, deviceChallenge: { hash: challenge, expiresAt: T0 + 60_000 } },
+      limit: { max: 3, onLimit: 'evict-oldest' },
+      now: T0,
+      policy,
+    });
+    const key = { jkt: 'k'.repeat(43), jwk: '{"kty":"EC"}', alg: 'ES256' as const };
+    const next = { hash: hashToken('next'), expiresAt: T0 + 60_000 };
+    const bind = await store.bindDevice!({
+      id: s.id,
+      tokenHash: s.hash,
+      challengeHash: challenge,
+      key,
+      bound: { hash: bound, expiresAt: T0 + 600_000 },
+      next,
+      now: T0,
+      policy,
+    });
+    expect(bind.ok).toBe(true);
+    // Warm the script cache, and check the rule both ways.
+    expect(
+      (await store.validate({ id: s.id, tokenHash: s.hash, boundHash: bound, now: T0 + 1, policy })).ok,
+    ).toBe(true);
+    const refused = await store.validate({
+      id: s.id,
+      tokenHash: s.hash,
+      boundHash: null,
+      now: T0 + 2,
+      policy,
+    });
+    expect(refused).toEqual({ ok: false, reason: 'device_unbound' });
+
+    const before = await commandCalls(admin);
+    const N = 100;
+    for (let n = 0; n < N; n++) {
+      const v = await store.validate({
+        id: s.id,
+        tokenHash: s.hash,
+        boundHash: bound,
+        now: T0 + 10 + n,
+        policy,
+      });
+      expect(v.ok).toBe(true);
+    }
+    const after = await commandCalls(admin);
+    storeClient.disconnect();
+    expect((after.evalsha ?? 0) - (before.evalsha ?? 0)).toBe(N);
+    expect((after.eval ?? 0) - (before.eval ?? 0)).toBe(0);
   });
 
   it('validate costs little client CPU (informational)', async () => {

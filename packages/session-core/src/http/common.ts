@@ -107,11 +107,14 @@ export interface DeviceRequest {
   path: string;
   cookieHeader: string | null | undefined;
   header(name: string): string | null | undefined;
+  /** Handed back on the events the call emits (`SessionEvent.context`). */
+  context?: unknown;
 }
 
 /**
- * Answers `POST registrationPath` and `POST refreshPath` for the helpers; null for any other path (or
- * when device binding is off), so the app's own routing goes on. Other methods on those paths get 405.
+ * Answers `POST registrationPath` and `POST refreshPath` as data (`handleDeviceBinding` writes it; a
+ * framework with its own reply object writes it itself); null for any other path (or when device
+ * binding is off), so the app's own routing goes on. Other methods on those paths get 405.
  * A request a browser marks cross-site (`Sec-Fetch-Site`) is refused: only the page's own origin may
  * drive a refresh (the spec's timing side channel).
  * @throws SessionStoreError when the store can't answer: answer 503 (the browser retries later).
@@ -142,6 +145,7 @@ export async function answerDeviceRequest(
   const read = readCookie(request.cookieHeader, manager.cookieName);
   const token = read.status === 'found' ? read.value : null;
   const response = request.header('secure-session-response');
-  if (register) return binding.register({ token, response });
-  return binding.refresh({ token, sessionId: request.header('sec-secure-session-id'), response });
+  const { context } = request;
+  if (register) return binding.register({ token, response, context });
+  return binding.refresh({ token, sessionId: request.header('sec-secure-session-id'), response, context });
 }

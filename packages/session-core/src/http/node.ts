@@ -21,8 +21,15 @@ import {
   withoutCookie,
 } from './common.js';
 
-export type { GetSessionOptions, NoSessionReason, SessionLookup, SessionReader } from './common.js';
-export { serializeCookie };
+export type { DeviceAnswer, DeviceAnswerOutcome } from '../device-binding.js';
+export type {
+  DeviceRequest,
+  GetSessionOptions,
+  NoSessionReason,
+  SessionLookup,
+  SessionReader,
+} from './common.js';
+export { answerDeviceRequest, serializeCookie };
 
 /** The bit of a `ServerResponse` (or Express `res`) `writeCookie` uses. */
 export interface ResponseLike {
@@ -79,6 +86,8 @@ export async function handleDeviceBinding(
   manager: Pick<SessionReader<object>, 'cookieName' | 'deviceBinding'>,
   req: { method?: string; url?: string; headers: IncomingHttpHeaders },
   res: WritableResponseLike,
+  /** `context`: handed back on the events the call emits (who asked, from where: for an audit log). */
+  options: { context?: unknown } = {},
 ): Promise<boolean> {
   if (!manager.deviceBinding) return false;
   const url = req.url ?? '/';
@@ -93,6 +102,7 @@ export async function handleDeviceBinding(
     path: query === -1 ? url : url.slice(0, query),
     cookieHeader: req.headers.cookie,
     header: single,
+    context: options.context,
   });
   if (!answer) return false;
   res.statusCode = answer.status;

@@ -20,8 +20,15 @@ import {
   withoutCookie,
 } from './common.js';
 
-export type { GetSessionOptions, NoSessionReason, SessionLookup, SessionReader } from './common.js';
-export { serializeCookie };
+export type { DeviceAnswer, DeviceAnswerOutcome } from '../device-binding.js';
+export type {
+  DeviceRequest,
+  GetSessionOptions,
+  NoSessionReason,
+  SessionLookup,
+  SessionReader,
+} from './common.js';
+export { answerDeviceRequest, serializeCookie };
 
 /** The bit of a Fetch `Headers` object `getSession` reads. */
 export interface HeadersLike {
@@ -83,6 +90,8 @@ export function writeCookie(
 export async function handleDeviceBinding(
   manager: Pick<SessionReader<object>, 'cookieName' | 'deviceBinding'>,
   request: { method: string; url: string; headers: HeadersLike },
+  /** `context`: handed back on the events the call emits (who asked, from where: for an audit log). */
+  options: { context?: unknown } = {},
 ): Promise<Response | null> {
   if (!manager.deviceBinding) return null;
   const answer = await answerDeviceRequest(manager, {
@@ -90,6 +99,7 @@ export async function handleDeviceBinding(
     path: new URL(request.url).pathname,
     cookieHeader: request.headers.get('cookie'),
     header: (name) => request.headers.get(name),
+    context: options.context,
   });
   if (!answer) return null;
   const headers = new Headers(answer.headers);

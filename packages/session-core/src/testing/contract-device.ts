@@ -12,7 +12,7 @@ import type {
   StorePolicy,
 } from '../store.js';
 import { newToken } from '../tokens.js';
-import type { TestApi } from './contract.js';
+import type { TestApi } from './test-api.js';
 
 /** A session as the contract makes it: the store's input, the token and SHA-256 of it. */
 export interface DeviceContractMade {
