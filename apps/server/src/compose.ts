@@ -18,7 +18,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { actingOf } from './audit/actor.js';
-import { sessionEndedEvent } from './audit/attribution.js';
+import { deviceEvent, sessionEndedEvent } from './audit/attribution.js';
 import { sqlAuditLog } from './audit/audit-log.js';
 import { type GrantStore, redisGrantStore, sqlGrantStore } from './auth/grants.js';
 import { type TotpKeys, totpKeys } from './auth/totp-keys.js';
@@ -268,22 +268,37 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       onLimit: config.session.limitPolicy,
       ...(options.sessionTombstoneTtlMs === undefined ? {} : { tombstoneTtl: options.sessionTombstoneTtlMs }),
       cookie: { secure: config.cookieSecure },
+      // DBSC (env.ts): the two endpoints are http/dbsc-route.ts. Off, a session that bound earlier
+      // fails closed (device_unbound): nothing unbinds it. Not for a composition without sessions:
+      // its stand-in store has no device methods.
+      ...(config.deviceBinding && options.sessions !== false
+        ? {
+            deviceBinding: {
+              origin: config.appOrigin,
+              boundCookieTtl: config.deviceBinding.boundCookieTtlMs,
+              challengeTtl: config.deviceBinding.challengeTtlMs,
+            },
+          }
+        : {}),
       onEvent(event) {
-        // Public ids only: an event never carries a token.
+        // Public ids only: an event never carries a token (nor a proof).
         log.info(
           {
             sessionEvent: event.type,
             sessionId: event.sessionId,
             userId: event.userId,
             reason: event.reason,
+            refusal: event.refusal,
+            algorithm: event.algorithm,
           },
           `session ${event.type}`,
         );
         events.publish(event);
         // Who ended it is known only to the call that ended it: procedures pass it as the call's
         // `context` (audit/actor.ts). Queued, never awaited: the ending call returns as fast as before.
-        const ended = sessionEndedEvent(event, actingOf(event.context));
-        if (ended) audit.record(ended);
+        const acting = actingOf(event.context);
+        const recorded = sessionEndedEvent(event, acting) ?? deviceEvent(event, acting);
+        if (recorded) audit.record(recorded);
         metrics.sessionEvent(event);
       },
     });

@@ -72,6 +72,12 @@ export interface Config {
   metricsPort: number | null;
   /** Address the metrics listener binds (METRICS_HOST, default 127.0.0.1: scrapers on the host). */
   metricsHost: string;
+  /**
+   * Device-bound sessions (DBSC, docs/DBSC.md): sign-ins offer browsers to bind the session to a key
+   * in their hardware, and a bound session then needs a short-lived bound cookie only that key renews.
+   * null: off (DBSC=off, or DBSC=auto with an APP_ORIGIN where browsers don't bind).
+   */
+  deviceBinding: { boundCookieTtlMs: number; challengeTtlMs: number } | null;
 }
 
 export class EnvError extends Error {
@@ -269,6 +275,10 @@ const schema = z.object({
   AUDIT_RETENTION: duration('90d', 60_000),
   METRICS_PORT: integer(0, 0, 65535),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  DBSC: z.enum(['auto', 'on', 'off']).default('auto'),
+  // At least 2m: Chrome signs at most 6 proofs per 9 minutes per site and skips refreshes past that.
+  DBSC_BOUND_COOKIE_TTL: duration('10m', 120_000),
+  DBSC_CHALLENGE_TTL: duration('15m', 10_000),
 });
 
 /** The variables this server reads, for docs and tests. */
@@ -322,6 +332,17 @@ export function parseEnv(source: Source, cwd: string = process.cwd()): Config {
   if (e.APP_ORIGIN && new URL(e.APP_ORIGIN).origin !== e.APP_ORIGIN.replace(/\/$/, '')) {
     problems.push(`APP_ORIGIN: must be an origin only (scheme://host[:port]), got '${e.APP_ORIGIN}'`);
   }
+  const bindable = bindsDevices(appOrigin);
+  if (e.DBSC === 'on' && !bindable) {
+    problems.push(
+      `DBSC: 'on' needs APP_ORIGIN to be https:// (or http:// on localhost): browsers bind sessions only there, got '${appOrigin}'`,
+    );
+  }
+  if (e.DBSC_CHALLENGE_TTL <= e.DBSC_BOUND_COOKIE_TTL) {
+    // The challenge a refresh hands out with a bound cookie must still be good when that cookie expires,
+    // or every refresh costs an extra round trip for a new one.
+    problems.push('DBSC_CHALLENGE_TTL: must be longer than DBSC_BOUND_COOKIE_TTL');
+  }
   if (problems.length > 0) throw new EnvError(problems);
 
   const webDistDir = e.WEB_DIST_DIR ? resolve(cwd, e.WEB_DIST_DIR) : defaultWebDist();
@@ -362,7 +383,24 @@ export function parseEnv(source: Source, cwd: string = process.cwd()): Config {
     auditRetentionMs: e.AUDIT_RETENTION,
     metricsPort: e.METRICS_PORT > 0 ? e.METRICS_PORT : null,
     metricsHost: e.METRICS_HOST,
+    deviceBinding:
+      e.DBSC === 'off' || !bindable
+        ? null
+        : { boundCookieTtlMs: e.DBSC_BOUND_COOKIE_TTL, challengeTtlMs: e.DBSC_CHALLENGE_TTL },
   };
+}
+
+/**
+ * Whether browsers bind sessions to a device key on this origin: a secure context, which for DBSC is
+ * https, or http on localhost or a loopback address (Chromium's `IsSecure`; session-core's
+ * deviceBinding.origin rule). COOKIE_SECURE does not matter: session-core names the bound cookie to
+ * fit either setting.
+ */
+export function bindsDevices(origin: string): boolean {
+  const { protocol, hostname: host } = new URL(origin);
+  const local =
+    host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\./.test(host);
+  return protocol === 'https:' || (protocol === 'http:' && local);
 }
 
 /** apps/web/dist next to this package (src/ or dist/ alike). */

@@ -5,7 +5,7 @@
  */
 import { compose, type Runtime } from './compose.js';
 import { formatDuration } from './durations.js';
-import { EnvError, loadEnv } from './env.js';
+import { bindsDevices, type Config, EnvError, loadEnv } from './env.js';
 import { type MetricsServer, startMetricsServer } from './http/metrics-server.js';
 import { createServer } from './http/server.js';
 import { DataDirLockedError } from './infra/data-dir-lock.js';
@@ -25,6 +25,7 @@ function banner(url: string, runtime: Runtime, metricsUrl: string | null): strin
     ...(metricsUrl ? [`  metrics:  ${metricsUrl} (Prometheus; keep it off the public network)`] : []),
     `  idle ${formatDuration(config.session.idleTimeoutMs)}, absolute ${formatDuration(config.session.absoluteTimeoutMs)}, ` +
       `max ${config.session.maxPerUser} per user (${config.session.limitPolicy})`,
+    `  DBSC:     ${deviceBindingLine(config)}`,
     '',
   ];
   if (runtime.demo) {
@@ -47,6 +48,17 @@ function banner(url: string, runtime: Runtime, metricsUrl: string | null): strin
     '',
   );
   return lines;
+}
+
+/** Device binding as the banner says it: on with its lifetimes, or off and why. */
+function deviceBindingLine(config: Config): string {
+  const binding = config.deviceBinding;
+  if (binding) {
+    return `on (device-bound sessions; bound cookie ${formatDuration(binding.boundCookieTtlMs)}, challenge ${formatDuration(binding.challengeTtlMs)})`;
+  }
+  return bindsDevices(config.appOrigin)
+    ? 'off (DBSC=off)'
+    : 'off (APP_ORIGIN is neither https:// nor http:// on localhost: browsers would not bind)';
 }
 
 async function main(): Promise<void> {

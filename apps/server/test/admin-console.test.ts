@@ -210,6 +210,7 @@ describe('a user page, revoking, resetting two-step, roles and the audit log', (
       browser: 'Firefox 128',
       os: 'Linux',
       device: 'desktop',
+      deviceBoundAt: null,
     });
     expect(r.data.events.map((e: { type: string }) => e.type)).toEqual(['sign_in', 'sign_in']);
     expect(r.data.events[0]).toMatchObject({ actor: { kind: 'self' }, browser: 'Firefox 128' });

@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEventInput, AuditEventType } from '../src/audit/events.js';
 import { type MetricsServer, startMetricsServer } from '../src/http/metrics-server.js';
 import {
+  DBSC_ENDPOINTS,
+  DBSC_OUTCOMES,
+  DBSC_REASONS,
   ENDED_REASONS,
   prometheusMetrics,
   RATE_LIMITS,
@@ -129,6 +132,13 @@ describe('the metrics listener', () => {
     expect(value(parsed, 'tessera_sessions_created_total')).toBe(0);
     expect(value(parsed, 'tessera_store_errors_total')).toBe(0);
     expect(value(parsed, 'tessera_session_streams_open')).toBe(0);
+    expect(value(parsed, 'tessera_dbsc_unbound_total')).toBe(0);
+    for (const [endpoint, outcome] of [
+      ['register', 'bound'],
+      ['refresh', 'refreshed'],
+      ['refresh', 'challenged'],
+    ] as const)
+      expect(value(parsed, 'tessera_dbsc_total', { endpoint, outcome, reason: 'none' })).toBe(0);
     // Default metrics, under their usual (unprefixed) names.
     expect(parsed.type.get('process_cpu_user_seconds_total')).toBe('counter');
     expect(parsed.type.get('process_start_time_seconds')).toBe('gauge');
@@ -150,6 +160,9 @@ describe('the metrics listener', () => {
     metrics.sessionEvent(ended('expired', 'absolute_timeout'));
     metrics.sessionEvent(ended('revoked', 'not-a-reason-we-know'));
     metrics.sessionEvent(ended('revoked'));
+    // Device-binding events end nothing: counted from the endpoints' answers instead.
+    metrics.sessionEvent(ended('device_bound'));
+    metrics.sessionEvent(ended('device_refused'));
 
     metrics.auditEvent(audit('sign_in', null));
     metrics.auditEvent(audit('sign_in', null));
@@ -180,6 +193,19 @@ describe('the metrics listener', () => {
     metrics.storeError();
     metrics.storeError();
     metrics.storeError();
+
+    metrics.deviceAnswer('register', 'bound', null);
+    metrics.deviceAnswer('refresh', 'challenged', null);
+    metrics.deviceAnswer('refresh', 'challenged', 'bad_challenge');
+    metrics.deviceAnswer('refresh', 'refreshed', null);
+    metrics.deviceAnswer('refresh', 'refreshed', null);
+    metrics.deviceAnswer('refresh', 'ended', 'revoked');
+    metrics.deviceAnswer('refresh', 'refused', 'bad_signature');
+    metrics.deviceAnswer('register', 'refused', 'cross_origin');
+    metrics.deviceAnswer('refresh', 'refused', 'someone@example.com');
+    metrics.deviceAnswer('/etc/passwd' as 'refresh', 'whatever', 'none');
+    metrics.deviceUnbound();
+    metrics.deviceUnbound();
 
     const closeA = metrics.streamOpened();
     metrics.streamOpened();
@@ -238,6 +264,19 @@ describe('the metrics listener', () => {
     expect(value(parsed, 'tessera_store_errors_total')).toBe(3);
     expect(value(parsed, 'tessera_session_streams_open')).toBe(2);
 
+    const dbsc = (endpoint: string, outcome: string, reason: string) =>
+      value(parsed, 'tessera_dbsc_total', { endpoint, outcome, reason });
+    expect(dbsc('register', 'bound', 'none')).toBe(1);
+    expect(dbsc('refresh', 'challenged', 'none')).toBe(1);
+    expect(dbsc('refresh', 'challenged', 'bad_challenge')).toBe(1);
+    expect(dbsc('refresh', 'refreshed', 'none')).toBe(2);
+    expect(dbsc('refresh', 'ended', 'revoked')).toBe(1);
+    expect(dbsc('refresh', 'refused', 'bad_signature')).toBe(1);
+    expect(dbsc('register', 'refused', 'cross_origin')).toBe(1);
+    expect(dbsc('refresh', 'refused', 'other')).toBe(1);
+    expect(dbsc('other', 'other', 'none')).toBe(1);
+    expect(value(parsed, 'tessera_dbsc_unbound_total')).toBe(2);
+
     // HELP and TYPE for each of ours, with the Prometheus naming conventions.
     const ours = {
       tessera_sessions_created_total: 'counter',
@@ -248,6 +287,8 @@ describe('the metrics listener', () => {
       tessera_session_validate_duration_seconds: 'histogram',
       tessera_store_errors_total: 'counter',
       tessera_session_streams_open: 'gauge',
+      tessera_dbsc_total: 'counter',
+      tessera_dbsc_unbound_total: 'counter',
     };
     for (const [name, type] of Object.entries(ours)) {
       expect(parsed.type.get(name), name).toBe(type);
@@ -265,10 +306,16 @@ describe('the metrics listener', () => {
       limit: RATE_LIMITS,
       store: SESSION_STORES,
     };
+    const allowedDbsc: Record<string, readonly string[]> = {
+      endpoint: DBSC_ENDPOINTS,
+      outcome: DBSC_OUTCOMES,
+      reason: DBSC_REASONS,
+    };
     for (const s of parsed.samples.filter((x) => x.name.startsWith('tessera_'))) {
+      const lists = s.name === 'tessera_dbsc_total' ? allowedDbsc : allowed;
       for (const [label, v] of Object.entries(s.labels)) {
         if (label === 'le') continue;
-        expect([...(allowed[label] ?? []), 'other'], `${s.name} ${label}="${v}"`).toContain(v);
+        expect([...(lists[label] ?? []), 'other'], `${s.name} ${label}="${v}"`).toContain(v);
       }
     }
   });

@@ -52,6 +52,7 @@ describe('sessions.list', () => {
           'createdAt',
           'current',
           'device',
+          'deviceBoundAt',
           'id',
           'idleExpiresAt',
           'ip',

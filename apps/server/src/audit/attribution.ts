@@ -55,3 +55,30 @@ export function sessionEndedEvent(event: SessionEvent, acting: ActingContext): A
     at: event.at,
   };
 }
+
+/**
+ * The audit event for session-core's device-binding (DBSC) events, or null for any other event:
+ *  - `device_bound`: the session bound itself to a key on its device (detail `{ alg }`), its own act;
+ *  - `device_proof_refused`: a proof presented with this session's cookie was refused (`reason`, also
+ *    `detail.reason`: `foreign_key`, `bad_proof`, `already_bound`, `bad_challenge`). Whoever holds the
+ *    cookie may not be the user, so the actor is Tessera, which refused it.
+ * IP and User-Agent are the request's (http/dbsc-route.ts passes them as the call's `context`).
+ */
+export function deviceEvent(event: SessionEvent, from: ActingContext): AuditEventInput | null {
+  const base = {
+    userId: event.userId,
+    ip: from.ip ?? null,
+    userAgent: from.userAgent ?? null,
+    sessionId: event.sessionId,
+    at: event.at,
+  };
+  if (event.type === 'device_bound') {
+    const actor: Actor = { kind: 'self', userId: event.userId, sessionId: event.sessionId };
+    return { ...base, type: 'device_bound', actor, reason: null, detail: { alg: event.algorithm ?? null } };
+  }
+  if (event.type === 'device_refused') {
+    const reason = event.refusal ?? null;
+    return { ...base, type: 'device_proof_refused', actor: SYSTEM, reason, detail: { reason } };
+  }
+  return null;
+}

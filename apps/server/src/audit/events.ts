@@ -15,6 +15,8 @@ export const AUDIT_EVENT_TYPES = [
   'account_disabled',
   'account_enabled',
   'rate_limited',
+  'device_bound',
+  'device_proof_refused',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
@@ -50,10 +52,14 @@ export interface AuditEventInput {
   /**
    * session_ended: why (logged_out, revoked, evicted, password_changed, idle_timeout,
    * absolute_timeout, account_disabled); sign_in_failed: 'password' | 'code' | 'account_disabled';
-   * rate_limited: which limit ('credential_ip', 'credential_account').
+   * rate_limited: which limit ('credential_ip', 'credential_account'); device_proof_refused: what
+   * was wrong ('foreign_key', 'bad_proof', 'already_bound', 'bad_challenge').
    */
   reason: string | null;
-  /** role_changed: { from, to }. Never a secret. */
+  /**
+   * role_changed: { from, to }; device_bound: { alg } (ES256, RS256); device_proof_refused: { reason }.
+   * Never a secret.
+   */
   detail?: Record<string, string | number | boolean | null>;
   /** ms since epoch; default: the audit log's clock when recorded. */
   at?: number;

@@ -10,6 +10,7 @@ import { QuietRequestLog } from '../logger.js';
 import type { AppDeps } from '../trpc/deps.js';
 import { appRouter } from '../trpc/routers/index.js';
 import { batchPathLength } from './batch-limit.js';
+import { dbscPlugin } from './dbsc-route.js';
 import { staticPlugin } from './static.js';
 import { trpcPlugin } from './trpc-plugin.js';
 
@@ -73,6 +74,8 @@ export function createServer({
   const closing = new AbortController();
   app.addHook('preClose', async () => closing.abort());
   app.register(trpcPlugin, { prefix: '/trpc', deps, closing: closing.signal });
+  // The DBSC endpoints the browser posts to (when device binding is on), in a scope of their own.
+  app.register(dbscPlugin, { deps });
 
   // The site (SPA, health, the fallback text) in its own scope with helmet. helmet builds its headers
   // per request; the /trpc scope sends a fixed set built once (http/trpc-plugin.ts), and keeping

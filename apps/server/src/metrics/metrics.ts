@@ -19,6 +19,13 @@ export interface Metrics {
   storeError(): void;
   /** A session-ended stream (SSE) opened; call the returned function when it closes. */
   streamOpened(): () => void;
+  /**
+   * A DBSC endpoint answered (http/dbsc-route.ts): session-core's outcome (`bound`, `refreshed`,
+   * `challenged`, `ended`, `refused`) and its reason, null when there is none.
+   */
+  deviceAnswer(endpoint: 'register' | 'refresh', outcome: string, reason: string | null): void;
+  /** A device-bound session's request came without a fresh bound cookie (401 `device_unbound`). */
+  deviceUnbound(): void;
 }
 
 const nothing = () => {};
@@ -30,4 +37,6 @@ export const noMetrics: Metrics = {
   validateSeconds: nothing,
   storeError: nothing,
   streamOpened: () => nothing,
+  deviceAnswer: nothing,
+  deviceUnbound: nothing,
 };

@@ -38,6 +38,50 @@ export const RATE_LIMITS = ['credential_ip', 'credential_account', 'request'] as
 /** The `store` values of tessera_session_validate_duration_seconds (compose.ts picks one). */
 export const SESSION_STORES = ['redis', 'redis_cluster', 'postgres', 'pglite'] as const;
 
+/** The `endpoint` values of tessera_dbsc_total. */
+export const DBSC_ENDPOINTS = ['register', 'refresh'] as const;
+
+/** The `outcome` values of tessera_dbsc_total: session-core's DeviceAnswer outcomes. */
+export const DBSC_OUTCOMES = ['bound', 'refreshed', 'challenged', 'ended', 'refused'] as const;
+
+/**
+ * The `reason` values of tessera_dbsc_total: `none` (bound, refreshed, a first-leg challenge), then
+ * what session-core and the route's edge guard give as a DeviceAnswer's reason.
+ */
+export const DBSC_REASONS = [
+  'none',
+  // The session: store misses (`continue: false` on refresh, 401 at registration) and binding state.
+  'unknown',
+  'rotated',
+  ...ENDED_REASONS,
+  'no_session',
+  'other_session',
+  'not_bound',
+  'already_bound',
+  'bad_challenge',
+  'wrong_key',
+  // The proof JWT.
+  'too_large',
+  'malformed',
+  'bad_typ',
+  'unsupported_alg',
+  'bad_key',
+  'bad_signature',
+  'challenge_mismatch',
+  'authorization_mismatch',
+  // The headers.
+  'response_missing',
+  'response_malformed',
+  'response_too_large',
+  'session_id_missing',
+  'session_id_malformed',
+  'session_id_too_large',
+  // The edge.
+  'method_not_allowed',
+  'cross_site',
+  'cross_origin',
+] as const;
+
 const OTHER = 'other';
 
 /** 0.1 ms (an in-process cache) to 1 s (a store in trouble); past 1 s falls in +Inf. */
@@ -101,6 +145,17 @@ export function prometheusMetrics(options: { prefix?: string } = {}): Prometheus
     help: 'Requests that failed because a backing store could not answer (the client got 503).',
     registers,
   });
+  const dbsc = new Counter({
+    name: `${prefix}dbsc_total`,
+    help: 'Answers of the DBSC endpoints (device-bound sessions), by endpoint, outcome and reason.',
+    labelNames: ['endpoint', 'outcome', 'reason'] as const,
+    registers,
+  });
+  const unbound = new Counter({
+    name: `${prefix}dbsc_unbound_total`,
+    help: 'Requests of a device-bound session refused for lack of a fresh bound cookie (device_unbound).',
+    registers,
+  });
   const streams = new Gauge({
     name: `${prefix}session_streams_open`,
     help: 'Session-ended streams (server-sent events) open on this instance.',
@@ -114,11 +169,18 @@ export function prometheusMetrics(options: { prefix?: string } = {}): Prometheus
   for (const reason of ENDED_REASONS) ended.inc({ reason }, 0);
   for (const outcome of SIGN_IN_OUTCOMES) signIns.inc({ outcome }, 0);
   for (const limit of RATE_LIMITS) rateLimited.inc({ limit }, 0);
+  // What a working deployment does: bind, refresh, challenge first legs.
+  dbsc.inc({ endpoint: 'register', outcome: 'bound', reason: 'none' }, 0);
+  dbsc.inc({ endpoint: 'refresh', outcome: 'refreshed', reason: 'none' }, 0);
+  dbsc.inc({ endpoint: 'refresh', outcome: 'challenged', reason: 'none' }, 0);
 
   const endedReason = bounded(ENDED_REASONS);
   const signInOutcome = bounded(SIGN_IN_OUTCOMES);
   const limitName = bounded(RATE_LIMITS);
   const storeName = bounded(SESSION_STORES);
+  const dbscEndpoint = bounded(DBSC_ENDPOINTS);
+  const dbscOutcome = bounded(DBSC_OUTCOMES);
+  const dbscReason = bounded(DBSC_REASONS);
 
   const metrics: Metrics = {
     sessionEvent(event) {
@@ -128,6 +190,10 @@ export function prometheusMetrics(options: { prefix?: string } = {}): Prometheus
           return;
         case 'rotated':
           rotated.inc();
+          return;
+        case 'device_bound':
+        case 'device_refused':
+          // Counted from the endpoints' answers (deviceAnswer); these end nothing.
           return;
         default:
           ended.inc({ reason: endedReason(event.reason) });
@@ -159,6 +225,16 @@ export function prometheusMetrics(options: { prefix?: string } = {}): Prometheus
     },
     storeError() {
       storeErrors.inc();
+    },
+    deviceAnswer(endpoint, outcome, reason) {
+      dbsc.inc({
+        endpoint: dbscEndpoint(endpoint),
+        outcome: dbscOutcome(outcome),
+        reason: dbscReason(reason ?? 'none'),
+      });
+    },
+    deviceUnbound() {
+      unbound.inc();
     },
     streamOpened() {
       streams.inc();

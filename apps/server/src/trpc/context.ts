@@ -10,6 +10,10 @@
  * changes in one way, `ctx.auth.replace()` (sign-in, rotation, logout), which also queues the cookie,
  * so what the request's state says and the cookie the client gets can never disagree.
  *
+ * With device binding on (DBSC, docs/DBSC.md), the bound cookie is read alongside the session cookie
+ * and goes into the same one `validate`: a device-bound session without a fresh bound cookie is
+ * `device_unbound` (401, no cookie cleared: the session lives on for its device).
+ *
  * A store failure is not caught here: it reaches errors.ts, which answers 503 (never "signed out").
  */
 import { type InvalidReason, readCookie, type SessionCookie } from '@tessera/session-core';
@@ -55,6 +59,8 @@ export class RequestAuth {
     private _token: string | null,
     private _reason: NoSessionReason | null,
     private _presented: string | null,
+    /** With device binding on: the cookie that clears the bound cookie, queued when the session ends. */
+    private readonly clearBound: SessionCookie | null = null,
   ) {}
 
   /** The live session (validated and touched), or null. */
@@ -74,10 +80,14 @@ export class RequestAuth {
     return this._presented;
   }
 
-  /** The one way to change the session: sets the new state and queues its cookie. */
+  /**
+   * The one way to change the session: sets the new state and queues its cookie (when it ends, also
+   * the one clearing its bound cookie, worthless without it).
+   */
   replace(change: SessionChange): void {
     this.response.cookies.set(change.cookie.name, change.cookie);
     if ('ended' in change) {
+      if (this.clearBound) this.response.cookies.set(this.clearBound.name, this.clearBound);
       this._session = null;
       this._token = null;
       this._presented = null;
@@ -119,9 +129,17 @@ export function createContextInner(opts: {
 }): Context {
   const response = opts.response ?? newResponseState();
   const live = opts.session && opts.token ? { session: opts.session, token: opts.token } : null;
+  const clearBound = opts.deps.sessions.deviceBinding?.blankCookie() ?? null;
   const auth = live
-    ? new RequestAuth(response, live.session, live.token, null, live.token)
-    : new RequestAuth(response, null, null, opts.noSession ?? 'missing', opts.presentedToken ?? null);
+    ? new RequestAuth(response, live.session, live.token, null, live.token, clearBound)
+    : new RequestAuth(
+        response,
+        null,
+        null,
+        opts.noSession ?? 'missing',
+        opts.presentedToken ?? null,
+        clearBound,
+      );
   return {
     deps: opts.deps,
     auth,
@@ -146,8 +164,11 @@ export interface RequestInput {
 }
 
 export function contextFactory(deps: AppDeps, closing?: AbortSignal) {
-  const { sessions, metrics, config } = deps;
+  const { sessions, metrics, config, log } = deps;
   const challengeCookie = mfaCookieName(config.cookieSecure);
+  const binding = sessions.deviceBinding;
+  // Made once: the cookie that clears the bound cookie when a session ends (DBSC on), else none.
+  const clearBound = binding?.blankCookie() ?? null;
   // The label of tessera_session_validate_duration_seconds: where compose.ts put the sessions.
   const store = config.redisClusterNodes
     ? 'redis_cluster'
@@ -159,11 +180,11 @@ export function contextFactory(deps: AppDeps, closing?: AbortSignal) {
   // Without METRICS_PORT the request path doesn't read the clock for them.
   const validate =
     metrics === noMetrics
-      ? (token: string) => sessions.validate(token)
-      : async (token: string) => {
+      ? (token: string, bound: string | null) => sessions.validate(token, { bound })
+      : async (token: string, bound: string | null) => {
           const started = performance.now();
           try {
-            return await sessions.validate(token);
+            return await sessions.validate(token, { bound });
           } finally {
             // Failures too: a store timing out shows in the top bucket.
             metrics.validateSeconds(store, (performance.now() - started) / 1000);
@@ -188,14 +209,29 @@ export function contextFactory(deps: AppDeps, closing?: AbortSignal) {
     if (read.status === 'duplicate') {
       // Two cookies of our name (one planted for a parent domain, say): adopt neither.
       response.cookies.set(sessions.cookieName, sessions.blankCookie());
-      return context(new RequestAuth(response, null, null, 'duplicate', null));
+      return context(new RequestAuth(response, null, null, 'duplicate', null, clearBound));
     }
-    if (read.status === 'missing') return context(new RequestAuth(response, null, null, 'missing', null));
+    if (read.status === 'missing')
+      return context(new RequestAuth(response, null, null, 'missing', null, clearBound));
 
-    const result = await validate(read.value);
+    // Several bound cookies count as none, like a missing one: the session decides (device_unbound).
+    const bound = binding ? readCookie(cookieHeader, binding.cookieName) : null;
+    const result = await validate(read.value, bound?.status === 'found' ? bound.value : null);
     if (result.cookie) response.cookies.set(result.cookie.name, result.cookie);
-    if (!result.session) return context(new RequestAuth(response, null, null, result.reason, read.value));
+    if (!result.session) {
+      if (result.reason === 'device_unbound') {
+        metrics.deviceUnbound();
+        log.debug(
+          { sessionId: read.value.slice(0, 26) },
+          'device-bound session without a fresh bound cookie',
+        );
+      } else if (result.cookie && clearBound) {
+        // The session cookie is being cleared (the session ended): its bound cookie goes with it.
+        response.cookies.set(clearBound.name, clearBound);
+      }
+      return context(new RequestAuth(response, null, null, result.reason, read.value, clearBound));
+    }
     // The token in force: after a pending role change rotated it on this very request, the new one.
-    return context(new RequestAuth(response, result.session, result.token, null, result.token));
+    return context(new RequestAuth(response, result.session, result.token, null, result.token, clearBound));
   };
 }

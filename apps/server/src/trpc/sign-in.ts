@@ -12,6 +12,8 @@ import { forbidden, type LimitSession, sessionLimitConflict, unauthorized } from
 export const MFA_CHALLENGE_TTL_MS = 10 * 60_000;
 export const MFA_CHALLENGE_ATTEMPTS = 5;
 export const LIMIT_TICKET_TTL_MS = 5 * 60_000;
+/** The DBSC offer on a sign-in response (its value is session-core's `IssuedSession.registration`). */
+export const REGISTRATION_HEADER = 'Secure-Session-Registration';
 
 export type SignInResult =
   | { status: 'signed_in'; user: PublicUser }
@@ -158,6 +160,10 @@ export async function issueSession(ctx: Context, user: User, pending: PendingSig
     throw accountDisabled(ctx, user.id);
   }
   ctx.auth.replace({ session, token: issued.token, cookie: issued.cookie });
+  // DBSC on: the one offer this session gets to bind to the browser's device key, on the response
+  // that creates it (never on a rotation, never later: docs/DBSC.md §4.5). Browsers without DBSC
+  // ignore it.
+  if (issued.registration) ctx.response.headers.set(REGISTRATION_HEADER, issued.registration);
   audit(ctx, { type: 'sign_in', userId: user.id, sessionId: session.id, detail: { mfa: pending.mfa } });
   return { status: 'signed_in', user: publicUser(current) };
 }

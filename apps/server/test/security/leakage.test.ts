@@ -170,6 +170,7 @@ describe('a full tour of the API, recorded on the wire and in the log', () => {
               'createdAt',
               'current',
               'device',
+              'deviceBoundAt',
               'id',
               'idleExpiresAt',
               'ip',

@@ -168,6 +168,7 @@ export const adminRouter = router({
         ip: s.ip,
         userAgent: s.userAgent,
         ...describeUserAgent(s.userAgent),
+        deviceBoundAt: s.deviceBoundAt,
       })),
       events: events.events.map(describeEvent),
     };

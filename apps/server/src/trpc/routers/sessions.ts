@@ -19,6 +19,8 @@ export const sessionsRouter = router({
       lastActivityAt: s.lastActivityAt,
       idleExpiresAt: s.idleExpiresAt,
       absoluteExpiresAt: s.absoluteExpiresAt,
+      /** When the session bound to this device's key (DBSC): its cookies alone can't be replayed elsewhere. */
+      deviceBoundAt: s.deviceBoundAt,
     }));
   }),
 
