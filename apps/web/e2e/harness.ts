@@ -79,6 +79,8 @@ export interface TestUser {
 
 export interface RunningServer {
   url: string;
+  /** The same server by its IP, for Node's fetch ("localhost" may resolve to ::1 first). */
+  direct: string;
   env: Record<string, string>;
   output: () => string;
   stop(): Promise<void>;
@@ -91,10 +93,16 @@ export interface RunningServer {
 export async function startServer(options: {
   users: TestUser[];
   env?: Record<string, string>;
+  /**
+   * The name the pages use (APP_ORIGIN); the server listens on 127.0.0.1 either way. `localhost`: an
+   * origin where browsers may bind sessions to a device key (DBSC wants https, or http on localhost).
+   */
+  host?: '127.0.0.1' | 'localhost';
 }): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-e2e-'));
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const direct = `http://127.0.0.1:${port}`;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     NODE_ENV: 'production',
@@ -142,7 +150,7 @@ export async function startServer(options: {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}):\n${log}`);
     try {
-      const res = await fetch(`${url}/healthz`);
+      const res = await fetch(`${direct}/healthz`);
       if (res.ok) break;
     } catch {
       // not listening yet
@@ -155,6 +163,7 @@ export async function startServer(options: {
   }
   return {
     url,
+    direct,
     env,
     output: () => log,
     async stop() {

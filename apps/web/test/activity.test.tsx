@@ -1,6 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, test } from 'vitest';
+import { CHIP_PATH } from '../src/components/DeviceBoundBadge';
 import { activityEvent, fail, signedInHandlers } from './fake-api';
 import { renderApp } from './render';
 
@@ -137,6 +138,56 @@ describe('recent activity', () => {
     expect(api.callsTo('account.activity').at(-1)).toMatchObject({ limit: 20, cursor: 'after-e3' });
     expect(screen.queryByRole('button', { name: 'Load more' })).toBeNull();
     await waitFor(() => expect(document.activeElement).toBe(items[7]));
+  });
+
+  test('device binding: the binding in words, a refused proof flagged like a failed sign-in', async () => {
+    renderApp('/activity', {
+      ...signedInHandlers(),
+      'account.activity': () => ({
+        events: [
+          activityEvent({ id: 'd5', type: 'device_proof_refused', detail: { reason: 'foreign_key' } }),
+          activityEvent({ id: 'd4', type: 'device_proof_refused', detail: { reason: 'bad_proof' } }),
+          activityEvent({ id: 'd3', type: 'device_proof_refused', detail: { reason: 'already_bound' } }),
+          activityEvent({ id: 'd2', type: 'device_proof_refused', detail: { reason: 'bad_challenge' } }),
+          activityEvent({ id: 'd1', type: 'device_proof_refused', detail: { reason: 'something_new' } }),
+          activityEvent({
+            id: 'd0',
+            type: 'device_bound',
+            detail: { alg: 'ES256' },
+            current: true,
+            actor: { kind: 'self', current: true },
+          }),
+        ],
+        nextCursor: null,
+      }),
+    });
+    const items = within(await screen.findByRole('list')).getAllByRole('listitem');
+    expect(items.map((li) => li.getAttribute('aria-label'))).toEqual([
+      'Refused: Refused a device proof: it came from a different device',
+      'Refused: Refused a device proof: it didn’t check out',
+      'Refused: Refused a device proof: the session was already bound to a device',
+      'Refused: Refused a device proof: it was out of date or already used',
+      'Refused: Refused a device proof',
+      'Session bound to its device',
+    ]);
+    expect(items.map((li) => li.classList.contains('event--alert'))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+    ]);
+    expect(within(items[0]!).getByText('Refused').className).toContain('badge');
+    // The warning icon, as failed sign-ins have, not the chip of a binding.
+    const path = (li: HTMLElement) => li.querySelector('.event__icon path')?.getAttribute('d');
+    expect(path(items[0]!)).toBe('M12 3.5 21 19.5H3z');
+    expect(path(items[5]!)).toBe(CHIP_PATH);
+    // Not "you": a refused proof may come from a copy of the cookie on someone else's machine.
+    expect(facts(items[0]!).By).toBe('a browser using your session');
+    expect(facts(items[5]!).By).toBe('you, on this device');
+    // No "This wasn't me" on these: that is for sign-ins.
+    expect(screen.queryByRole('button', { name: /This wasn’t me/ })).toBeNull();
   });
 
   test('an empty history says so', async () => {

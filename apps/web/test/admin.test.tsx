@@ -1,6 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, test } from 'vitest';
+import { formatDateTime } from '../src/lib/time';
 import { activityEvent, adminUserPage, fail, type Handler, signedInHandlers } from './fake-api';
 import { renderApp } from './render';
 
@@ -298,6 +299,7 @@ describe('a user’s page', () => {
               browser: 'Chrome 138',
               os: 'Windows 10',
               device: 'desktop',
+              deviceBoundAt: null,
             },
           ],
         }),
@@ -309,6 +311,22 @@ describe('a user’s page', () => {
     const sessions = screen.getByRole('region', { name: /Sessions/ });
     expect(within(sessions).getByText('This device')).toBeTruthy();
     expect(within(sessions).queryAllByRole('button')).toEqual([]);
+  });
+
+  test('a device-bound session carries the badge, with when it was bound; a plain one has none', async () => {
+    const page = adminUserPage();
+    const [laptop, phone] = page.sessions as { createdAt: number }[];
+    const boundAt = laptop!.createdAt + 1_000;
+    renderApp('/admin/users/u2', {
+      ...admin(),
+      'admin.getUser': () => ({ ...page, sessions: [{ ...laptop, deviceBoundAt: boundAt }, phone] }),
+    });
+    const sessions = await screen.findByRole('region', { name: /Sessions/ });
+    const [first, second] = within(sessions).getAllByRole('listitem');
+    const badge = within(first!).getByText(/^Device-bound/);
+    expect(badge.getAttribute('title')).toContain(`since ${formatDateTime(boundAt)}`);
+    expect(badge.textContent).toMatch(/^Device-bound\. Bound to its device’s security key since /);
+    expect(within(second!).queryByText(/Device-bound/)).toBeNull();
   });
 
   test('an unknown user id', async () => {
@@ -413,6 +431,49 @@ describe('audit log', () => {
       (within(types).getByRole('checkbox', { name: 'Failed sign-ins' }) as HTMLInputElement).checked,
     ).toBe(false);
     expect((within(filters).getByLabelText('User email') as HTMLInputElement).value).toBe('');
+  });
+
+  test('device events: a binding, and a refused proof that stands out; both can be filtered', async () => {
+    const { api } = renderApp('/admin/audit', {
+      ...admin(),
+      'admin.auditEvents': () => ({
+        events: [
+          auditEvent('d2', {
+            type: 'device_proof_refused',
+            detail: { reason: 'foreign_key' },
+            actor: { kind: 'self', userId: 'u2', sessionId: 's1' },
+          }),
+          auditEvent('d1', { type: 'device_bound', detail: { alg: 'ES256' } }),
+        ],
+        nextCursor: null,
+      }),
+    });
+    const user = userEvent.setup();
+    const events = await screen.findByRole('region', { name: 'Events' });
+    const items = await within(events).findAllByRole('listitem');
+    expect(items.map((li) => li.getAttribute('aria-label'))).toEqual([
+      'Refused: Refused a device proof: it came from a different device',
+      'Session bound to its device',
+    ]);
+    expect(within(items[0]!).getByText('Refused').className).toContain('badge');
+    expect(items.map((li) => li.classList.contains('event--alert'))).toEqual([true, false]);
+    // Whoever held a copy of the cookie: not "bob@example.com".
+    expect(within(items[0]!).getByText('a browser using the session')).toBeTruthy();
+    expect(within(items[1]!).getByText('bob@example.com', { selector: 'dd' })).toBeTruthy();
+
+    const types = within(screen.getByRole('region', { name: 'Filters' })).getByRole('group', {
+      name: 'Event types',
+    });
+    await user.click(within(types).getByRole('checkbox', { name: 'Device bindings' }));
+    await user.click(within(types).getByRole('checkbox', { name: 'Refused device proofs' }));
+    await user.click(screen.getByRole('button', { name: 'Apply filters' }));
+    await waitFor(() =>
+      expect(api.callsTo('admin.auditEvents').at(-1)).toEqual({
+        types: ['device_bound', 'device_proof_refused'],
+        limit: 25,
+        direction: 'forward',
+      }),
+    );
   });
 
   test('a link from a user’s page arrives filtered by email', async () => {

@@ -211,6 +211,7 @@ export function adminUserPage(
         browser: 'Firefox 140',
         os: 'Linux',
         device: 'desktop',
+        deviceBoundAt: null,
       },
       {
         id: 'b-phone',
@@ -221,6 +222,7 @@ export function adminUserPage(
         browser: 'Mobile Safari 18',
         os: 'iOS 18.5',
         device: 'mobile',
+        deviceBoundAt: null,
       },
     ],
     events: overrides.events ?? [],

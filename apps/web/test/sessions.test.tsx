@@ -1,6 +1,7 @@
 import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, test } from 'vitest';
+import { formatDateTime } from '../src/lib/time';
 import { fail, signedInHandlers } from './fake-api';
 import { renderApp } from './render';
 
@@ -18,6 +19,7 @@ const sessions = [
     lastActivityAt: now,
     idleExpiresAt: now + 1_800_000,
     absoluteExpiresAt: now + 82_800_000,
+    deviceBoundAt: now - 3_590_000,
   },
   {
     id: 's-phone',
@@ -31,6 +33,7 @@ const sessions = [
     lastActivityAt: now - 3 * 60_000,
     idleExpiresAt: now + 1_600_000,
     absoluteExpiresAt: now + 3_600_000,
+    deviceBoundAt: null,
   },
   {
     id: 's-old',
@@ -44,6 +47,7 @@ const sessions = [
     lastActivityAt: now - 25 * 60_000,
     idleExpiresAt: now + 300_000,
     absoluteExpiresAt: now + 4 * 3_600_000,
+    deviceBoundAt: null,
   },
 ];
 
@@ -69,6 +73,36 @@ describe('where you are signed in', () => {
     expect(within(items[1]!).getByText('Unknown')).toBeTruthy();
     expect(within(others).getAllByRole('button', { name: /^Sign out / })).toHaveLength(2);
     expect(screen.getByRole('button', { name: 'Sign out everywhere else' })).toBeTruthy();
+  });
+
+  test('a device-bound session says so with an icon, a word and when; plain ones say nothing', async () => {
+    const bound = {
+      ...sessions[1]!,
+      id: 's-mac',
+      browser: 'Chrome 139',
+      os: 'macOS',
+      deviceBoundAt: now - 600_000,
+    };
+    renderApp('/sessions', { ...signedInHandlers(), 'sessions.list': () => [...sessions, bound] });
+    const current = await screen.findByRole('region', { name: 'Current session' });
+    const badge = await within(current).findByText(/^Device-bound/);
+    expect(badge.className).toContain('badge');
+    expect(badge.querySelector('svg')?.getAttribute('aria-hidden')).toBe('true');
+    // The explanation is the tooltip, and text for a screen reader (a title alone reaches neither
+    // touch nor most screen readers).
+    const explanation = `Bound to its device’s security key since ${formatDateTime(now - 3_590_000)}: a copy of this sign-in won’t work on another device.`;
+    expect(badge.getAttribute('title')).toBe(explanation);
+    expect(badge.textContent).toBe(`Device-bound. ${explanation}`);
+    expect(within(current).getByText('This device')).toBeTruthy();
+
+    const others = within(screen.getByRole('region', { name: /Other sessions/ })).getAllByRole('listitem');
+    expect(
+      others.map((li) => [li.getAttribute('aria-label'), within(li).queryByText(/^Device-bound/)?.title]),
+    ).toEqual([
+      ['Mobile Safari 18 on iOS 18.5', undefined],
+      ['Chrome 139 on macOS', expect.stringContaining(formatDateTime(now - 600_000))],
+      ['Unknown device', undefined],
+    ]);
   });
 
   test('revoking asks for the password when the session is not fresh, then retries', async () => {

@@ -10,6 +10,11 @@ test.each([
   ['evicted', 'You were signed out to make room for a new sign-in', /as many devices as allowed/],
   ['password_changed', 'Your password was changed', /sign out every other session/],
   ['account_disabled', 'Your account was disabled', /An administrator disabled this account/],
+  [
+    'device_unbound',
+    'We couldn’t confirm this device',
+    /^This device couldn’t prove it’s the one you signed in on, so we signed you out here\. Sign in again/,
+  ],
   ['logged_out', 'You signed out', /signed out of Tessera on this device/],
   ['something-else', 'Your session has ended', /sign in again/],
 ])('reason %s: "%s"', async (reason, title, body) => {
@@ -43,4 +48,14 @@ test('an account disabled by an administrator: the open tab leaves at its next a
   expect(
     (await screen.findByRole('heading', { level: 1, name: 'Your account was disabled' })).dataset.reason,
   ).toBe('account_disabled');
+});
+
+test('a session bound to another device: the tab leaves at its next answer, in plain words, and tells the other tabs', async () => {
+  const { tabs } = renderApp('/sessions', {
+    ...signedInHandlers(),
+    'sessions.list': () => fail('UNAUTHORIZED', 'Not signed in', { reason: 'device_unbound' }),
+  });
+  const heading = await screen.findByRole('heading', { level: 1, name: 'We couldn’t confirm this device' });
+  expect(heading.dataset.reason).toBe('device_unbound');
+  expect(tabs.posted).toContainEqual({ type: 'ended', reason: 'device_unbound' });
 });

@@ -1,15 +1,16 @@
 import type { ReactNode, Ref } from 'react';
 import { describeEvent, type EventLike, eventFlag } from '../lib/activity';
 import { formatDateTime } from '../lib/time';
+import { ChipGlyph } from './DeviceBoundBadge';
 import { deviceTitle } from './DeviceIcon';
 import { RelativeTime } from './RelativeTime';
 
-/** What kind of thing happened, as a line icon (decorative: the title says it). */
+/** What kind of thing happened, as a line icon (decorative: the title says it); flagged ones warn. */
 function EventIcon({ type }: { type: string }) {
   const stroke = { fill: 'none', stroke: 'currentColor', strokeWidth: 1.6, strokeLinecap: 'round' } as const;
   return (
     <svg className="event__svg" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
-      {type === 'sign_in_failed' || type === 'rate_limited' ? (
+      {eventFlag(type) ? (
         <>
           <path d="M12 3.5 21 19.5H3z" {...stroke} strokeLinejoin="round" />
           <path d="M12 10v4.5M12 17v.2" {...stroke} />
@@ -23,6 +24,8 @@ function EventIcon({ type }: { type: string }) {
           <circle cx="8" cy="12" r="4" {...stroke} />
           <path d="M12 12h8.5M17.5 12v3M20.5 12v2.5" {...stroke} />
         </>
+      ) : type === 'device_bound' ? (
+        <ChipGlyph strokeWidth={stroke.strokeWidth} />
       ) : type === 'mfa_enabled' || type === 'mfa_disabled' ? (
         <path d="M12 3l7.5 3v5.5c0 4.5-3.2 8-7.5 9.5-4.3-1.5-7.5-5-7.5-9.5V6z" {...stroke} />
       ) : (

@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { formatDateTime } from '../lib/time';
+import { DeviceBoundBadge } from './DeviceBoundBadge';
 import { DeviceIcon, deviceKind, deviceTitle } from './DeviceIcon';
 import { RelativeTime } from './RelativeTime';
 
@@ -11,9 +12,14 @@ export interface SessionLike {
   ip: string | null;
   createdAt: number;
   lastActivityAt: number;
+  /** When the browser bound the session to a device key (ms); null or absent: a plain cookie session. */
+  deviceBoundAt?: number | null;
 }
 
-/** One session as a list item: device icon, browser and OS, IP, signed in at, last active. */
+/**
+ * One session as a list item: device icon, browser and OS (with `badge` and "Device-bound" when it
+ * is), IP, signed in at, last active.
+ */
 export function SessionSummary({
   session,
   now,
@@ -35,6 +41,7 @@ export function SessionSummary({
         <p className="session__title">
           <span>{title}</span>
           {badge}
+          {session.deviceBoundAt != null ? <DeviceBoundBadge since={session.deviceBoundAt} /> : null}
         </p>
         <dl className="session__facts">
           <div>

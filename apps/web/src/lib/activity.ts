@@ -3,7 +3,9 @@
  * administrators (a user's page, the audit log). The server sends the event's type, reason and
  * actor kind (apps/server/src/audit/events.ts); what they mean to a person is decided here, once.
  */
+import type { inferRouterOutputs } from '@trpc/server';
 import { deviceTitle } from '../components/DeviceIcon';
+import type { AppRouter } from './trpc';
 
 export const EVENT_TYPES = [
   'sign_in',
@@ -16,12 +18,17 @@ export const EVENT_TYPES = [
   'role_changed',
   'account_disabled',
   'account_enabled',
+  'device_bound',
+  'device_proof_refused',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** Every type the server can send (admin.auditEvents): one it adds without a label is a type error below. */
+type ServerEventType = inferRouterOutputs<AppRouter>['admin']['auditEvents']['events'][number]['type'];
+
 /** The audit log's filter checkboxes. */
-export const EVENT_TYPE_LABELS: Record<EventType, string> = {
+export const EVENT_TYPE_LABELS: Record<EventType | ServerEventType, string> = {
   sign_in: 'Sign-ins',
   sign_in_failed: 'Failed sign-ins',
   rate_limited: 'Too many attempts',
@@ -32,6 +39,8 @@ export const EVENT_TYPE_LABELS: Record<EventType, string> = {
   role_changed: 'Role changes',
   account_disabled: 'Accounts disabled',
   account_enabled: 'Accounts enabled',
+  device_bound: 'Device bindings',
+  device_proof_refused: 'Refused device proofs',
 };
 
 /** "Showing the latest 20 events." / "Showing all 3 events." / "Showing 1 event." */
@@ -74,6 +83,14 @@ const FAILED: Record<string, string> = {
   account_disabled: 'Sign-in refused: account disabled',
 };
 
+/** Why a device proof was refused (the server's `detail.reason`), in words a person can act on. */
+const PROOF_REFUSED: Record<string, string> = {
+  foreign_key: 'Refused a device proof: it came from a different device',
+  bad_proof: 'Refused a device proof: it didn’t check out',
+  already_bound: 'Refused a device proof: the session was already bound to a device',
+  bad_challenge: 'Refused a device proof: it was out of date or already used',
+};
+
 const roleName = (role: unknown) =>
   role === 'admin' ? 'administrator' : role === 'user' ? 'user' : String(role);
 
@@ -102,23 +119,37 @@ export function describeEvent(event: Pick<EventLike, 'type' | 'reason' | 'detail
       return 'Account disabled';
     case 'account_enabled':
       return 'Account enabled';
+    case 'device_bound':
+      return 'Session bound to its device';
+    case 'device_proof_refused': {
+      const why = event.detail.reason ?? event.reason;
+      return (typeof why === 'string' && PROOF_REFUSED[why]) || 'Refused a device proof';
+    }
     default:
       return event.type.replace(/_/g, ' ');
   }
 }
 
 /**
- * Events that should catch the eye (someone tried a password, the limit stepped in), with a word
- * that says so in text: the warning colour is never the only sign.
+ * Events that should catch the eye (someone tried a password, the limit stepped in, a browser
+ * offered a proof of a device it isn't), with a word that says so in text: the warning colour is
+ * never the only sign.
  */
 export function eventFlag(type: string): string | null {
   if (type === 'sign_in_failed') return 'Failed';
   if (type === 'rate_limited') return 'Blocked';
+  if (type === 'device_proof_refused') return 'Refused';
   return null;
 }
 
 /** A sign-in attempt that may not have been the account's owner: no "you" for these. */
 const isAttempt = (type: string) => type === 'sign_in_failed' || type === 'rate_limited';
+
+/**
+ * A refused device proof came from a browser holding the session's cookie: the owner's, unable to
+ * prove its key, or one the cookie was copied to. Not "you": which of the two is for them to judge.
+ */
+const isProofRefused = (type: string) => type === 'device_proof_refused';
 
 const deviceOf = (event: Pick<EventLike, 'browser' | 'os'>) =>
   event.browser || event.os ? deviceTitle(event) : null;
@@ -130,6 +161,7 @@ const deviceOf = (event: Pick<EventLike, 'browser' | 'os'>) =>
 export function actorForOwner(event: EventLike): string {
   // The device is beside it; whether it was the owner is exactly what they are asked to judge.
   if (isAttempt(event.type)) return 'someone signing in';
+  if (isProofRefused(event.type)) return 'a browser using your session';
   switch (event.actor.kind) {
     case 'self': {
       if (event.actor.current || event.current) return 'you, on this device';
@@ -151,6 +183,7 @@ export function actorForAdmin(
   names: { userEmail?: string | null; actorEmail?: string | null; actorIsMe?: boolean } = {},
 ): string {
   if (isAttempt(event.type)) return 'someone signing in';
+  if (isProofRefused(event.type)) return 'a browser using the session';
   const user = names.userEmail ?? 'the user';
   switch (event.actor.kind) {
     case 'self':

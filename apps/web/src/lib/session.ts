@@ -21,6 +21,7 @@ export const END_REASONS: readonly EndReason[] = [
   'evicted',
   'password_changed',
   'account_disabled',
+  'device_unbound',
   'logged_out',
   'ended',
 ];

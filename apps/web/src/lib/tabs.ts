@@ -9,6 +9,12 @@ export type EndReason =
   | 'evicted'
   | 'password_changed'
   | 'account_disabled'
+  /**
+   * Not an end on the server: the session is bound to a device key and this browser sent no fresh
+   * proof of it (a copied cookie, or a browser that could not refresh). It stays live where it was
+   * bound; here, it is over.
+   */
+  | 'device_unbound'
   | 'logged_out'
   | 'ended';
 

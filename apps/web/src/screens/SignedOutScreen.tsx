@@ -44,11 +44,18 @@ export function explainSignOut(
         title: 'Your account was disabled',
         body: 'An administrator disabled this account, so every session ended and you can’t sign in. Contact your administrator if you think this is a mistake.',
       };
+    case 'device_unbound':
+      // A copied cookie used elsewhere, or a browser that could not renew its proof: the same words
+      // fit both, without the jargon of either.
+      return {
+        title: 'We couldn’t confirm this device',
+        body: 'This device couldn’t prove it’s the one you signed in on, so we signed you out here. Sign in again to continue.',
+      };
     case 'logged_out':
       return options.elsewhere
         ? { title: 'You signed out', body: 'You signed out in another tab of this browser.' }
         : { title: 'You signed out', body: 'You have signed out of Tessera on this device.' };
-    default:
+    case 'ended':
       return { title: 'Your session has ended', body: 'Please sign in again to continue.' };
   }
 }

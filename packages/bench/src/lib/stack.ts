@@ -18,6 +18,8 @@ export interface Stack {
   stormAccount: Account;
   /** `Cookie` header values. */
   tesseraCookie: string;
+  /** A second session of `account`, bound to a device key (DBSC): its session and bound cookies. */
+  tesseraBoundCookie: string;
   peerCookie: string;
   stop(): Promise<void>;
 }
@@ -38,6 +40,7 @@ export async function startStack(options: BenchOptions): Promise<Stack> {
   const peer = await startPeer(redis.url);
   step(`peer (express + express-session + connect-redis) at ${peer.url} (pid ${peer.pid})`);
   const tesseraCookie = await tessera.login(account);
+  const tesseraBoundCookie = await tessera.loginBound(account);
   const peerCookie = await peer.login('user-1', 'user');
   return {
     redis,
@@ -46,6 +49,7 @@ export async function startStack(options: BenchOptions): Promise<Stack> {
     account,
     stormAccount,
     tesseraCookie,
+    tesseraBoundCookie,
     peerCookie,
     async stop() {
       await Promise.all([tessera.stop(), peer.stop()]);

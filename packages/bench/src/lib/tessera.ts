@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { DbscBrowser } from '@tessera/session-core/testing';
 import { probeImport } from './loop-delay.js';
 import { inRepo } from './paths.js';
 import { freePort, removeTempDir, type Service, startService, tempDir, waitFor } from './processes.js';
@@ -42,6 +43,11 @@ export interface Tessera {
   service: Service;
   /** Signs in through POST /trpc/auth.login; returns the `Cookie` header value for later requests. */
   login(account: Account, userAgent?: string): Promise<string>;
+  /**
+   * Signs in as a DBSC browser would (session-core's test browser: a P-256 key, the registration POST);
+   * returns the `Cookie` header with the session cookie and the bound cookie.
+   */
+  loginBound(account: Account): Promise<string>;
   /** SIGTERM (the server shuts down cleanly), SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -74,6 +80,11 @@ export async function startTessera(options: TesseraOptions): Promise<Tessera> {
     RATE_LIMIT_REQUESTS_PER_MINUTE: '10000000',
     RATE_LIMIT_AUTH_PER_IP: '1000000',
     RATE_LIMIT_AUTH_PER_ACCOUNT: '1000000',
+    // Device binding on (APP_ORIGIN is loopback http), with bound cookies that outlive any run, so the
+    // bound session's requests measure the check, not refreshes.
+    DBSC: 'on',
+    DBSC_BOUND_COOKIE_TTL: '12h',
+    DBSC_CHALLENGE_TTL: '13h',
     ...options.env,
   };
   // cwd = the data directory, so no stray .env file is loaded.
@@ -120,6 +131,21 @@ export async function startTessera(options: TesseraOptions): Promise<Tessera> {
       const session = cookies.find((c) => /^(__Host-)?tessera=./.test(c));
       if (!session) throw new Error(`${name}: login set no session cookie (${cookies.join(', ')})`);
       return session;
+    },
+    async loginBound(account) {
+      const browser = new DbscBrowser({
+        fetch,
+        origin,
+        headers: { origin, 'content-type': 'application/json', 'user-agent': 'tessera-bench' },
+      });
+      const response = await browser.request('/trpc/auth.login', {
+        method: 'POST',
+        body: JSON.stringify({ email: account.email, password: account.password }),
+      });
+      if (response.status !== 200) throw new Error(`${name}: bound login failed (${response.status})`);
+      if (!browser.events.some((e) => e.type === 'registered'))
+        throw new Error(`${name}: the session did not bind (${JSON.stringify(browser.events)}): is DBSC on?`);
+      return browser.cookieHeader();
     },
     async stop(graceMs) {
       await service.stop(graceMs);

@@ -64,9 +64,19 @@ const rps = (s: ScenarioStats) => `${spread(s.rps, 0, '/s')}, ${num(s.cpuUs.medi
 const medianRatio = (a: Summary, b: Summary) => summarize([a.median / b.median]);
 
 export async function runHttpTargets(stack: Stack, options: BenchOptions): Promise<PhaseResult> {
-  const { tessera, peer, peerCookie } = stack;
+  const { tessera, peer, peerCookie, tesseraBoundCookie } = stack;
   const scenarios: Scenario[] = [
     ...tesseraScenarios(stack),
+    {
+      key: 't.meBound',
+      label: 'auth.me (device-bound session)',
+      target: {
+        url: `${tessera.origin}/trpc/auth.me`,
+        headers: { cookie: tesseraBoundCookie },
+        expectStatus: 200,
+      },
+      pid: tessera.pid,
+    },
     {
       // A public procedure that succeeds: the 401 path of auth.ping without a cookie costs more than a
       // success (an error object, its formatting), so it flatters the session's difference. This bounds it.
@@ -170,6 +180,16 @@ export async function runHttpTargets(stack: Stack, options: BenchOptions): Promi
       goal: '>= 1.5x',
       pass: meVsPeer.median >= 1.5,
       note: 'req/s with server CPU us per request; auth.me answers from the session (no database read), as the peer does',
+    },
+    {
+      id: '2c',
+      target: 'auth.me req/s: device-bound (DBSC) vs plain session',
+      tessera: `${rps(get('t.meBound'))} bound`,
+      peer: `${rps(get('t.me'))} plain`,
+      ratio: `${ratioText(ratioOf(get('t.meBound').rps, get('t.me').rps))}; by CPU ${cpuRatio('t.meBound', 't.me')}`,
+      goal: '>= 0.95',
+      pass: ratioOf(get('t.meBound').rps, get('t.me').rps).median >= 0.95,
+      note: 'the bound check rides in the same validate() call (one EVALSHA): a second cookie to read and hash, five more hash fields',
     },
     {
       id: '2b',
