@@ -12,6 +12,8 @@ export default defineConfig({
     // Same origin for the SPA and the API: the session cookie stays first-party in development too.
     proxy: {
       '/trpc': { target: API, ws: false },
+      // The browser's own DBSC calls (device-bound sessions): registration and refresh.
+      '/dbsc': { target: API },
       '/healthz': { target: API },
       '/readyz': { target: API },
     },
