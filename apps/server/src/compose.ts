@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { actingOf } from './audit/actor.js';
 import { deviceEvent, sessionEndedEvent } from './audit/attribution.js';
 import { sqlAuditLog } from './audit/audit-log.js';
+import { refusalThrottle } from './audit/refusal-throttle.js';
 import { type GrantStore, redisGrantStore, sqlGrantStore } from './auth/grants.js';
 import { type TotpKeys, totpKeys } from './auth/totp-keys.js';
 import { type DemoAccount, seedDemoUsers } from './demo.js';
@@ -259,6 +260,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     });
     cleanups.push(() => requestLimit.close());
 
+    const refusalsToRecord = refusalThrottle({ windowMs: 60_000, maxKeys: 10_000 });
     const sessions = createSessionManager<AppSessionData>({
       store,
       clock,
@@ -298,7 +300,10 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
         // `context` (audit/actor.ts). Queued, never awaited: the ending call returns as fast as before.
         const acting = actingOf(event.context);
         const recorded = sessionEndedEvent(event, acting) ?? deviceEvent(event, acting);
-        if (recorded) audit.record(recorded);
+        // Refused proofs: one row per session per minute (audit/refusal-throttle.ts says why).
+        const throttled =
+          recorded?.type === 'device_proof_refused' && !refusalsToRecord(event.sessionId, event.at);
+        if (recorded && !throttled) audit.record(recorded);
         metrics.sessionEvent(event);
       },
     });

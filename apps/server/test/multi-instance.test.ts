@@ -1,12 +1,15 @@
 /**
  * Two server instances over one store: what one instance does (logout, revoke, role change, an MFA
- * challenge, a session-limit ticket) holds on the other at its very next request.
+ * challenge, a session-limit ticket, a device binding and its refresh) holds on the other at its very
+ * next request.
  */
+import { DbscBrowser } from '@tessera/session-core/testing';
 import { createTestDatabase, startRedis, type TestDatabase, type TestRedis } from '@tessera/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../src/auth/totp.js';
 import { PASSWORD, startApp, type TestApp, uniqueEmail } from './helpers/app.js';
+import { DBSC_ORIGIN } from './helpers/dbsc-suite.js';
 import type { HttpClient } from './helpers/http.js';
 import { subscribeSessionEnded } from './helpers/sse.js';
 
@@ -92,6 +95,70 @@ describe('two instances sharing Redis (sessions) and PostgreSQL (users)', () => 
     const event = await stream.next();
     stream.close();
     expect(event).toMatchObject({ sessionId: watcher.sessionToken!.slice(0, 26), reason: 'revoked' });
+  });
+
+  it('a device-bound session (DBSC) registered on A refreshes on B and works on both; its session cookie alone on neither', async () => {
+    // Two more instances with device binding on (https APP_ORIGIN), on one test clock: bound cookies
+    // expire in test time.
+    let skipped = 0;
+    const clock = () => Date.now() + skipped;
+    const options = {
+      databaseUrl: db.url,
+      redisUrl: redis.url,
+      env: { APP_ORIGIN: DBSC_ORIGIN, DBSC: 'on' },
+      compose: { clock },
+    };
+    const [boundA, boundB] = await Promise.all([startApp(options), startApp(options)]);
+    try {
+      const browser = new DbscBrowser({
+        fetch: (url, init) => fetch(url, init),
+        origin: boundA.url,
+        clock,
+        headers: { 'sec-fetch-site': 'same-origin' },
+      });
+      const me = (app: TestApp, b: DbscBrowser, refresh = true) => {
+        b.options.origin = app.url;
+        return b.request('/trpc/auth.me', {}, { refresh });
+      };
+      const email = uniqueEmail('dbsc');
+      await boundA.createUser(email);
+      const login = await browser.request('/trpc/auth.login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email, password: PASSWORD }),
+      });
+      expect(login.status).toBe(200);
+      expect(browser.events.map((e) => e.type)).toEqual(['registered']); // on A
+
+      // Past the bound cookie's life (10 min + 30 s): the refresh before the request goes to B.
+      skipped += 10 * 60_000 + 31_000;
+      expect((await me(boundB, browser)).status).toBe(200);
+      expect(browser.events.map((e) => e.type)).toEqual(['registered', 'challenged', 'refreshed']);
+      for (const app of [boundA, boundB]) expect((await me(app, browser, false)).status).toBe(200);
+      // The next refresh, on A, signs the challenge B handed out: single-phase.
+      skipped += 10 * 60_000 + 31_000;
+      expect((await me(boundA, browser)).status).toBe(200);
+      expect(browser.events.map((e) => e.type)).toEqual([
+        'registered',
+        'challenged',
+        'refreshed',
+        'refreshed',
+      ]);
+      expect((await me(boundB, browser, false)).status).toBe(200);
+
+      // Long past the registration grace, the session cookie alone is refused everywhere.
+      const thief = browser.steal();
+      thief.cookies.delete('__Host-tessera-bound');
+      for (const app of [boundA, boundB]) {
+        const r = await me(app, thief);
+        expect(r.status).toBe(401);
+        expect(((await r.json()) as { error: { data: { reason: string } } }).error.data.reason).toBe(
+          'device_unbound',
+        );
+      }
+    } finally {
+      await Promise.all([boundA.stop(), boundB.stop()]);
+    }
   });
 
   it('events.onSessionEnded looks the session up as soon as its pub/sub connection is back', async () => {

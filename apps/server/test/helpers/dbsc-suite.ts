@@ -493,6 +493,15 @@ export function dbscSuite(name: string, backend: Backend) {
           actor: { kind: 'system' },
         });
         expect(refusal?.ip).not.toBeNull();
+        // More bad proofs within the minute: refused every time, recorded once (no audit flood).
+        for (let i = 0; i < 5; i++) {
+          const again = await thief.sendProof(
+            id,
+            await signDbscProof(await makeDbscKey(), challenge![1]!, false),
+          );
+          expect(again.status).toBe(400);
+        }
+        expect(await auditOf(userId, 'device_proof_refused')).toHaveLength(1);
         expect((await query(thief, 'auth.me')).status).toBe(401);
         // The owner's next refresh still works (its cached challenge was replaced: one more 403).
         expect((await query(b, 'auth.me')).status).toBe(200);
