@@ -1,7 +1,8 @@
 /**
  * A small Express 5 app on @tessera/session-core: sign in, a protected route, list and revoke your
- * sessions, log out. Idle and absolute timeouts and the per-user limit come from the manager's settings.
- * The framework glue is the block marked below; everything else is an ordinary Express app.
+ * sessions, log out. Idle and absolute timeouts, the per-user limit and device binding (DBSC) come from
+ * the manager's settings. The framework glue is the block marked below; everything else is an ordinary
+ * Express app.
  */
 import {
   readCookie,
@@ -10,7 +11,7 @@ import {
   type SessionManager,
   SessionStoreError,
 } from '@tessera/session-core';
-import { getSession, writeCookie } from '@tessera/session-core/node';
+import { getSession, handleDeviceBinding, writeCookie } from '@tessera/session-core/node';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import type { AppSession } from './sessions.js';
 import type { Users } from './users.js';
@@ -30,6 +31,8 @@ export function createApp({ sessions, users }: { sessions: SessionManager<AppSes
   app.use(express.json({ limit: '10kb' }));
 
   // ---- glue: session-core <-> Express ----
+  // The DBSC endpoints (POST /dbsc/register, /dbsc/refresh) before the routes; false with binding off.
+  app.use(async (req, res, next) => ((await handleDeviceBinding(sessions, req, res)) ? undefined : next()));
   /** A live session, or 401 with the reason (`missing`, `idle_timeout`, `revoked`, ...). */
   const requireSession: RequestHandler = async (req, res, next) => {
     const s = await getSession(sessions, req); // throws SessionStoreError when the store is down
@@ -56,13 +59,14 @@ export function createApp({ sessions, users }: { sessions: SessionManager<AppSes
     // Whatever session this browser carried ends first: sign-in always starts a new one (fixation).
     const carried = readCookie(req.headers.cookie, sessions.cookieName);
     if (carried.status === 'found') await sessions.logout(carried.value);
-    const { session, cookie } = await sessions.create({
+    const { session, cookie, registration } = await sessions.create({
       userId: user.id,
       data: { email: user.email },
       userAgent: req.get('user-agent') ?? null,
       ip: req.ip ?? null,
     });
     writeCookie(res, cookie);
+    if (registration) res.set('Secure-Session-Registration', registration); // the one chance to bind
     res.json({ user, session: deadlines(session) });
   });
 
@@ -82,6 +86,7 @@ export function createApp({ sessions, users }: { sessions: SessionManager<AppSes
         lastActivityAt: s.lastActivityAt,
         userAgent: s.userAgent,
         ip: s.ip,
+        deviceBoundAt: s.deviceBoundAt, // null unless the browser bound the session to its key (DBSC)
       })),
     );
   });
@@ -95,6 +100,7 @@ export function createApp({ sessions, users }: { sessions: SessionManager<AppSes
   app.post('/logout', requireSession, async (_req, res) => {
     const { cookie } = await sessions.logout(res.locals.token);
     writeCookie(res, cookie);
+    writeCookie(res, sessions.deviceBinding?.blankCookie()); // the bound cookie too, when binding is on
     res.json({ ok: true });
   });
 

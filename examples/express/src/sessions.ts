@@ -5,7 +5,12 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
-import { createSessionManager, type Duration, type SessionManager } from '@tessera/session-core';
+import {
+  createSessionManager,
+  type DeviceBindingOptions,
+  type Duration,
+  type SessionManager,
+} from '@tessera/session-core';
 import { pgliteStore } from '@tessera/session-core/pglite';
 import { redisStore } from '@tessera/session-core/redis';
 import { Redis } from 'ioredis';
@@ -40,6 +45,13 @@ export interface SessionSettings {
   tagSecret?: Buffer;
   /** With Redis: key prefix. Default 'tessera:'. */
   redisPrefix?: string;
+  /**
+   * Device-bound sessions (DBSC): a browser that can keep a key in hardware binds its sign-in to it,
+   * and the session then also needs a short-lived bound cookie that only that key renews, so a copied
+   * session cookie alone opens nothing. `origin`: the app's origin as the browser sees it (https, or
+   * http://localhost). Absent: off, and browsers without DBSC behave the same either way.
+   */
+  deviceBinding?: DeviceBindingOptions;
   /** ms since epoch; tests inject a fake clock to reach the deadlines without waiting. */
   clock?: () => number;
 }
@@ -58,6 +70,7 @@ export async function openSessions(settings: SessionSettings = {}): Promise<Open
     onLimit: settings.onLimit ?? 'evict-oldest',
     cookie: { secure: settings.secureCookie ?? true },
     parseData: parseAppSession,
+    ...(settings.deviceBinding ? { deviceBinding: settings.deviceBinding } : {}),
     ...(settings.clock ? { clock: settings.clock } : {}),
   };
 

@@ -1,15 +1,19 @@
 /**
  * The example over real HTTP on a free port, against a real store: PGlite in a temp directory, or Redis
  * when REDIS_URL is set. The clock is injected so the idle and absolute deadlines (1 and 3 minutes
- * here) are reached without waiting; everything else is real.
+ * here) and the bound cookie's lifetime (2 minutes, with device binding on as in production) are
+ * reached without waiting; everything else is real. `Browser` is a browser without DBSC; `DbscBrowser`
+ * (from session-core's ./testing) plays one that binds its sessions to a Web Crypto key.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DbscBrowser } from '@tessera/session-core/testing';
 import { createApp } from '../src/app.js';
 import { type OpenSessions, openSessions, type SessionSettings } from '../src/sessions.js';
 import { createUsers, type Users } from '../src/users.js';
@@ -17,6 +21,8 @@ import { Browser } from './browser.js';
 
 const PASSWORD = 'correct horse battery staple';
 const MINUTE = 60_000;
+const SESSION_COOKIE = '__Host-tessera';
+const BOUND_COOKIE = '__Host-tessera-bound';
 let now = Date.now();
 const dirs: string[] = [];
 const closers: (() => Promise<void>)[] = [];
@@ -26,10 +32,17 @@ let users: Users;
 async function start(settings: SessionSettings = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'example-express-'));
   dirs.push(dataDir);
+  // Listening first: the origin, free port included, is one of the manager's settings.
+  let handle: RequestListener = (_req, res) => void res.writeHead(503).end();
+  const server = createServer((req, res) => handle(req, res)).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const opened: OpenSessions = await openSessions({
     idleTimeout: '1m',
     absoluteTimeout: '3m',
     maxSessionsPerUser: 2,
+    deviceBinding: { origin: url, boundCookieTtl: '2m' }, // 2m: the shortest Chrome allows
     clock: () => now,
     dataDir,
     ...(process.env.REDIS_URL
@@ -41,14 +54,15 @@ async function start(settings: SessionSettings = {}) {
       : {}),
     ...settings,
   });
-  const server = createApp({ ...opened, users }).listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  closers.push(async () => {
-    await new Promise((resolve) => server.close(resolve));
-    await opened.close();
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, opened, browser: () => new Browser(url) };
+  closers.push(() => opened.close());
+  handle = createApp({ ...opened, users });
+  return {
+    url,
+    opened,
+    browser: () => new Browser(url),
+    /** A browser with DBSC (`dbsc: false`: one without, which ignores the registration header). */
+    dbscBrowser: (dbsc = true) => new DbscBrowser({ fetch, origin: url, clock: () => now, dbsc }),
+  };
 }
 
 let app: Awaited<ReturnType<typeof start>>;
@@ -64,12 +78,25 @@ const NAMES = [
   'limit',
   'reject',
   'down',
+  'bound',
+  'plain',
 ];
 const email = (name: (typeof NAMES)[number]) => `${name}@example.com`;
 const signIn = async (name: (typeof NAMES)[number], b = app.browser()) => {
   const res = await b.request('POST', '/login', { email: email(name), password: PASSWORD });
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return b;
+};
+
+/** Signs in through a DbscBrowser, which answers the registration header itself when it speaks DBSC. */
+const dbscSignIn = async (name: (typeof NAMES)[number], b: DbscBrowser) => {
+  const res = await b.request('/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: email(name), password: PASSWORD }),
+  });
+  assert.equal(res.status, 200, await res.text());
+  return res;
 };
 
 before(async () => {
@@ -197,6 +224,70 @@ describe(`express example (${process.env.REDIS_URL ? 'redis' : 'pglite'})`, () =
     assert.equal(res.status, 409);
     assert.equal(res.body.sessions.length, 1);
     assert.equal(other.cookies.size, 0);
+  });
+
+  it('device binding (DBSC): sign-in binds, the browser renews its bound cookie, a copied session cookie alone is refused', async () => {
+    const b = app.dbscBrowser();
+    const login = await dbscSignIn('bound', b);
+    assert.match(
+      login.headers.get('secure-session-registration') ?? '',
+      /^\(ES256 RS256\);path="\/dbsc\/register";challenge="[\w-]{43}"$/,
+    );
+    const id = b.cookie(SESSION_COOKIE)?.split('.')[0];
+    assert.deepEqual(b.events, [{ type: 'registered', id, status: 200 }]);
+    assert.ok(b.cookie(BOUND_COOKIE), 'the registration answer set the bound cookie');
+    const listed = await b.request('/sessions');
+    assert.equal(listed.status, 200);
+    assert.equal(((await listed.json()) as { deviceBoundAt: number | null }[])[0]?.deviceBoundAt, now);
+
+    // An infostealer copies the session cookie without the bound one: past the 10 s in which requests
+    // already in flight at binding pass, it is refused, nothing is cleared, and the owner goes on.
+    const thief = b.steal();
+    thief.cookies.delete(BOUND_COOKIE);
+    now += 10_000;
+    const refused = await thief.request('/me');
+    assert.deepEqual([refused.status, await refused.json()], [401, { reason: 'device_unbound' }]);
+    assert.deepEqual(refused.headers.getSetCookie(), []);
+    assert.equal((await b.request('/me')).status, 200);
+
+    // A copy of both cookies works only until the bound cookie expires, even sent on past its Max-Age:
+    // the server keeps it for 2 minutes after binding plus 30 s for requests in flight. The owner's
+    // browser renews it once it has expired there: a 403 challenge, then the answer signed with its key.
+    const copy = b.steal();
+    copy.cookies.get(BOUND_COOKIE)!.expiresAt = null; // a thief's jar needn't honour Max-Age
+    for (let i = 0; i < 3; i++) {
+      now += 40_000; // within the 1-minute idle timeout
+      assert.equal((await b.request('/me')).status, 200);
+      assert.equal((await copy.request('/me')).status, 200);
+    }
+    assert.deepEqual(b.events.slice(1), [
+      { type: 'challenged', id },
+      { type: 'refreshed', id },
+    ]);
+    now += 30_000; // 160 s after binding
+    const late = await copy.request('/me');
+    assert.deepEqual([late.status, await late.json()], [401, { reason: 'device_unbound' }]);
+    assert.equal((await b.request('/me')).status, 200);
+
+    // Logout clears both cookies; the browser's next refresh learns the session ended.
+    const out = await b.request('/logout', { method: 'POST' });
+    assert.equal(out.status, 200);
+    assert.deepEqual([b.cookie(SESSION_COOKIE), b.cookie(BOUND_COOKIE)], [null, null]);
+    assert.equal(await b.refresh(id!), 200);
+    assert.deepEqual(b.events.at(-1), { type: 'terminated', id });
+  });
+
+  it('device binding (DBSC): a browser without it ignores the registration and keeps a plain session', async () => {
+    const b = app.dbscBrowser(false);
+    const login = await dbscSignIn('plain', b);
+    assert.ok(login.headers.get('secure-session-registration'), 'offered, and ignored');
+    assert.deepEqual([b.events, b.cookie(BOUND_COOKIE)], [[], null]);
+    for (let i = 0; i < 4; i++) {
+      now += 40_000; // past the grace and past a bound cookie's lifetime: no bound cookie needed
+      assert.equal((await b.request('/me')).status, 200);
+    }
+    const listed = await b.request('/sessions');
+    assert.equal(((await listed.json()) as { deviceBoundAt: number | null }[])[0]?.deviceBoundAt, null);
   });
 
   it('the store is down: 503, never "signed out"', async () => {

@@ -1,7 +1,8 @@
 /**
  * A small Hono app on @tessera/session-core: sign in, a protected route, list and revoke your sessions,
- * log out. Idle and absolute timeouts and the per-user limit come from the manager's settings.
- * The framework glue is the block marked below; everything else is an ordinary Hono app.
+ * log out. Idle and absolute timeouts, the per-user limit and device binding (DBSC) come from the
+ * manager's settings. The framework glue is the block marked below; everything else is an ordinary
+ * Hono app.
  */
 
 import { getConnInfo } from '@hono/node-server/conninfo';
@@ -12,7 +13,7 @@ import {
   type SessionManager,
   SessionStoreError,
 } from '@tessera/session-core';
-import { getSession, serializeCookie } from '@tessera/session-core/web';
+import { getSession, handleDeviceBinding, serializeCookie } from '@tessera/session-core/web';
 import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppSession } from './sessions.js';
@@ -24,6 +25,8 @@ export function createApp({ sessions, users }: { sessions: SessionManager<AppSes
   const app = new Hono<Env>();
 
   // ---- glue: session-core <-> Hono ----
+  // The DBSC endpoints (POST /dbsc/register, /dbsc/refresh) before the routes; null with binding off.
+  app.use(async (c, next) => (await handleDeviceBinding(sessions, c.req.raw)) ?? next());
   /** A live session, or 401 with the reason (`missing`, `idle_timeout`, `revoked`, ...). */
   const requireSession = createMiddleware<Env>(async (c, next) => {
     const s = await getSession(sessions, c.req.raw); // throws SessionStoreError when the store is down
@@ -50,13 +53,14 @@ export function createApp({ sessions, users }: { sessions: SessionManager<AppSes
     // Whatever session this browser carried ends first: sign-in always starts a new one (fixation).
     const carried = readCookie(c.req.header('cookie'), sessions.cookieName);
     if (carried.status === 'found') await sessions.logout(carried.value);
-    const { session, cookie } = await sessions.create({
+    const { session, cookie, registration } = await sessions.create({
       userId: user.id,
       data: { email: user.email },
       userAgent: c.req.header('user-agent') ?? null,
       ip: getConnInfo(c).remote.address ?? null,
     });
     c.header('Set-Cookie', serializeCookie(cookie), { append: true });
+    if (registration) c.header('Secure-Session-Registration', registration); // the one chance to bind
     return c.json({ user, session: deadlines(session) });
   });
 
@@ -76,6 +80,7 @@ export function createApp({ sessions, users }: { sessions: SessionManager<AppSes
         lastActivityAt: s.lastActivityAt,
         userAgent: s.userAgent,
         ip: s.ip,
+        deviceBoundAt: s.deviceBoundAt, // null unless the browser bound the session to its key (DBSC)
       })),
     );
   });
@@ -88,6 +93,8 @@ export function createApp({ sessions, users }: { sessions: SessionManager<AppSes
   app.post('/logout', requireSession, async (c) => {
     const { cookie } = await sessions.logout(c.get('token'));
     c.header('Set-Cookie', serializeCookie(cookie), { append: true });
+    const bound = sessions.deviceBinding?.blankCookie(); // the bound cookie too, when binding is on
+    if (bound) c.header('Set-Cookie', serializeCookie(bound), { append: true });
     return c.json({ ok: true });
   });
 
