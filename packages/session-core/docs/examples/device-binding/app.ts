@@ -1,8 +1,9 @@
 // app.ts: device-bound sessions (DBSC) in a Fetch handler (Hono, Bun, Deno, Next.js route handlers)
+
+import { PGlite } from '@electric-sql/pglite';
 import { createSessionManager } from '@tessera/session-core';
 import { pgliteStore } from '@tessera/session-core/pglite';
 import { getSession, handleDeviceBinding, writeCookie } from '@tessera/session-core/web';
-import { PGlite } from '@electric-sql/pglite';
 
 const store = pgliteStore({ db: new PGlite('./.data/sessions') });
 await store.migrate();
