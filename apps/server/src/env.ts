@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDuration } from '@tessera/session-core';
+import { isBindableOrigin, parseDuration } from '@tessera/session-core';
 import { z } from 'zod';
 
 export interface Config {
@@ -332,7 +332,8 @@ export function parseEnv(source: Source, cwd: string = process.cwd()): Config {
   if (e.APP_ORIGIN && new URL(e.APP_ORIGIN).origin !== e.APP_ORIGIN.replace(/\/$/, '')) {
     problems.push(`APP_ORIGIN: must be an origin only (scheme://host[:port]), got '${e.APP_ORIGIN}'`);
   }
-  const bindable = bindsDevices(appOrigin);
+  // Where browsers bind at all (https, or http on localhost): session-core's rule, not a copy of it.
+  const bindable = isBindableOrigin(appOrigin);
   if (e.DBSC === 'on' && !bindable) {
     problems.push(
       `DBSC: 'on' needs APP_ORIGIN to be https:// (or http:// on localhost): browsers bind sessions only there, got '${appOrigin}'`,
@@ -388,19 +389,6 @@ export function parseEnv(source: Source, cwd: string = process.cwd()): Config {
         ? null
         : { boundCookieTtlMs: e.DBSC_BOUND_COOKIE_TTL, challengeTtlMs: e.DBSC_CHALLENGE_TTL },
   };
-}
-
-/**
- * Whether browsers bind sessions to a device key on this origin: a secure context, which for DBSC is
- * https, or http on localhost or a loopback address (Chromium's `IsSecure`; session-core's
- * deviceBinding.origin rule). COOKIE_SECURE does not matter: session-core names the bound cookie to
- * fit either setting.
- */
-export function bindsDevices(origin: string): boolean {
-  const { protocol, hostname: host } = new URL(origin);
-  const local =
-    host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\./.test(host);
-  return protocol === 'https:' || (protocol === 'http:' && local);
 }
 
 /** apps/web/dist next to this package (src/ or dist/ alike). */

@@ -3,9 +3,11 @@
  * environment, compose, listen, print where sessions live and how to sign in, stop cleanly on
  * SIGINT/SIGTERM.
  */
+
+import { isBindableOrigin } from '@tessera/session-core';
 import { compose, type Runtime } from './compose.js';
 import { formatDuration } from './durations.js';
-import { bindsDevices, type Config, EnvError, loadEnv } from './env.js';
+import { type Config, EnvError, loadEnv } from './env.js';
 import { type MetricsServer, startMetricsServer } from './http/metrics-server.js';
 import { createServer } from './http/server.js';
 import { DataDirLockedError } from './infra/data-dir-lock.js';
@@ -56,7 +58,7 @@ function deviceBindingLine(config: Config): string {
   if (binding) {
     return `on (device-bound sessions; bound cookie ${formatDuration(binding.boundCookieTtlMs)}, challenge ${formatDuration(binding.challengeTtlMs)})`;
   }
-  return bindsDevices(config.appOrigin)
+  return isBindableOrigin(config.appOrigin)
     ? 'off (DBSC=off)'
     : 'off (APP_ORIGIN is neither https:// nor http:// on localhost: browsers would not bind)';
 }

@@ -44,11 +44,15 @@ export interface ResolvedCookieOptions {
   persistent: boolean;
 }
 
+/** A cookie name is an RFC 6265 token (RFC 9110 tchar): anything else can't be set or read back. */
+export function isCookieName(name: unknown): name is string {
+  return typeof name === 'string' && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name);
+}
+
 export function resolveCookieOptions(options: CookieOptions = {}): ResolvedCookieOptions {
   const secure = options.secure ?? true;
   const name = options.name ?? (secure ? '__Host-tessera' : 'tessera');
-  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name))
-    throw new TypeError(`cookie name '${name}' is not a valid token`);
+  if (!isCookieName(name)) throw new TypeError(`cookie name '${name}' is not a valid token`);
   if (name.startsWith('__Host-') && !secure) throw new TypeError('a __Host- cookie requires secure: true');
   return { name, secure, sameSite: options.sameSite ?? 'lax', persistent: options.persistent ?? false };
 }

@@ -12,6 +12,7 @@ export {
   type SessionCookie,
   serializeCookie,
 } from './cookie.js';
+export { isBindableOrigin } from './dbsc/config.js';
 export type {
   DeviceAnswer,
   DeviceAnswerOutcome,

@@ -1,4 +1,10 @@
-import { type CookieOptions, type ResolvedCookieOptions, resolveCookieOptions } from './cookie.js';
+import {
+  type CookieOptions,
+  isCookieName,
+  type ResolvedCookieOptions,
+  resolveCookieOptions,
+} from './cookie.js';
+import { isBindableOrigin } from './dbsc/config.js';
 import { DBSC_ALGORITHMS, type DbscAlgorithm } from './dbsc/headers.js';
 import { type Duration, parseDuration } from './durations.js';
 import { SessionConfigError } from './errors.js';
@@ -105,7 +111,6 @@ export interface ResolvedOptions<TData extends object = SessionData> {
 }
 
 const DEVICE_METHODS = ['bindDevice', 'deviceChallenge', 'deviceKey', 'refreshDevice'] as const;
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function resolveDeviceBinding(
   options: DeviceBindingOptions | undefined,
@@ -133,16 +138,12 @@ function resolveDeviceBinding(
     throw new SessionConfigError(
       `deviceBinding.origin '${options.origin}' is not an origin (no path, no slash)`,
     );
-  // What browsers treat as potentially trustworthy over plain http (Chrome binds only in a secure context).
-  const host = origin.hostname;
-  const local =
-    host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\./.test(host);
-  if (origin.protocol !== 'https:' && !(origin.protocol === 'http:' && local))
+  if (!isBindableOrigin(options.origin))
     throw new SessionConfigError(
       'deviceBinding.origin must be https (or http://localhost): browsers bind only there',
     );
   const cookieName = options.cookieName ?? (cookie.secure ? '__Host-tessera-bound' : 'tessera-bound');
-  if (!COOKIE_NAME.test(cookieName) || cookieName === cookie.name)
+  if (!isCookieName(cookieName) || cookieName === cookie.name)
     throw new SessionConfigError(
       `deviceBinding.cookieName '${cookieName}' must be a token other than the session cookie's`,
     );

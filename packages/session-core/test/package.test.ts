@@ -69,6 +69,7 @@ describe('@tessera/session-core as published', () => {
       'SessionStoreError',
       'blankCookie',
       'createSessionManager',
+      'isBindableOrigin',
       'parseDuration',
       'readCookie',
       'serializeCookie',

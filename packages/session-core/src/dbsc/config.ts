@@ -1,4 +1,4 @@
-import type { CookieAttributes } from '../cookie.js';
+import { type CookieAttributes, isCookieName } from '../cookie.js';
 import { SessionError } from '../errors.js';
 
 /**
@@ -46,7 +46,6 @@ export interface SessionConfigOptions {
 }
 
 const SAME_SITE = { lax: 'Lax', strict: 'Strict', none: 'None' } as const;
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 function invalid(message: string): never {
   throw new SessionError('INVALID_ARGUMENT', message);
@@ -72,13 +71,21 @@ function attributesString(attributes: CookieAttributes | string): string {
   return `${out}; SameSite=${SAME_SITE[attributes.sameSite]}`;
 }
 
-function isLocalhost(hostname: string): boolean {
-  return (
-    hostname === 'localhost' ||
-    hostname.endsWith('.localhost') ||
-    hostname === '[::1]' ||
-    /^127\./.test(hostname)
-  );
+/**
+ * Whether browsers bind sessions on this origin: a secure context, which for DBSC is https, or http on
+ * localhost or a loopback address (Chromium's `IsSecure`). For a server's "on where it can work".
+ */
+export function isBindableOrigin(origin: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
+  const host = url.hostname;
+  const local =
+    host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\./.test(host);
+  return url.protocol === 'https:' || (url.protocol === 'http:' && local);
 }
 
 export function sessionConfig(options: SessionConfigOptions): DbscSessionConfig {
@@ -94,11 +101,10 @@ export function sessionConfig(options: SessionConfigOptions): DbscSessionConfig 
   }
   if (url.origin !== origin)
     invalid(`origin '${origin}' is not a serialized origin (like https://app.example)`);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLocalhost(url.hostname)))
+  if (!isBindableOrigin(origin))
     invalid('origin must be https (or http on localhost): browsers bind sessions only there');
   if (typeof includeSite !== 'boolean') invalid('includeSite must be a boolean');
-  if (typeof cookieName !== 'string' || !COOKIE_NAME.test(cookieName))
-    invalid(`cookieName '${String(cookieName)}' is not a valid token`);
+  if (!isCookieName(cookieName)) invalid(`cookieName '${String(cookieName)}' is not a valid token`);
   const scope: DbscSessionConfig['scope'] = { origin, include_site: includeSite };
   if (options.scopeSpecification !== undefined && options.scopeSpecification.length > 0) {
     scope.scope_specification = options.scopeSpecification.map((rule) => {
